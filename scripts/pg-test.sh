@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# pg-test.sh CMD [ARGS…] — run CMD with CDTSYNC_TEST_DATABASE_URL pointing at a PostgreSQL
+# the tests may fill with throwaway databases.
+#
+# If CDTSYNC_TEST_DATABASE_URL is already set, CMD runs against that server. Otherwise a
+# throwaway cluster is made with PostgreSQL's own initdb in a temporary directory, started
+# on 127.0.0.1 and a free port (fsync on: the durability tests mean it), given a role and a
+# database, and stopped and removed when CMD ends, however it ends. PostgreSQL refuses to
+# run as root: as root, initdb and postgres run as the `postgres` OS user (Debian's
+# postgresql package creates it).
+#
+#   scripts/pg-test.sh go test ./store/postgres/...
+#   PG_BIN=/usr/lib/postgresql/16/bin scripts/pg-test.sh make test-postgres
+#   PG_KEEP=1 …   keeps the cluster's directory for a look afterwards (printed at the end)
+set -euo pipefail
+
+if [ $# -eq 0 ]; then
+	echo "usage: $0 CMD [ARGS…]" >&2
+	exit 2
+fi
+
+if [ -n "${CDTSYNC_TEST_DATABASE_URL:-}" ]; then
+	exec "$@"
+fi
+
+# The newest installed PostgreSQL, unless PG_BIN says which.
+if [ -z "${PG_BIN:-}" ]; then
+	PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+fi
+if [ -z "${PG_BIN:-}" ] || [ ! -x "$PG_BIN/postgres" ]; then
+	echo "pg-test.sh: no PostgreSQL server found (/usr/lib/postgresql/*/bin/postgres); install it (apt-get install -y postgresql) or set CDTSYNC_TEST_DATABASE_URL" >&2
+	exit 1
+fi
+
+as_pg=()
+owner=$(id -un)
+if [ "$(id -u)" -eq 0 ]; then
+	if ! id postgres >/dev/null 2>&1; then
+		echo "pg-test.sh: running as root and there is no 'postgres' user to run PostgreSQL as" >&2
+		exit 1
+	fi
+	owner=postgres
+	if command -v runuser >/dev/null; then
+		as_pg=(runuser -u postgres --)
+	else
+		as_pg=(su postgres -s /bin/sh -c '"$0" "$@"')
+	fi
+fi
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/cdtsync-pg.XXXXXX")
+chmod 0755 "$dir"
+mkdir "$dir/data" "$dir/sock" "$dir/log"
+chown "$owner" "$dir/data" "$dir/sock" "$dir/log"
+chmod 0700 "$dir/data"
+
+# A free port: the kernel picks one for a socket we close at once.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()' 2>/dev/null ||
+	echo $((20000 + RANDOM % 20000)))
+
+cleanup() {
+	status=$?
+	"${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+	if [ -n "${PG_KEEP:-}" ]; then
+		echo "pg-test.sh: cluster kept in $dir" >&2
+	else
+		rm -rf "$dir"
+	fi
+	exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"${as_pg[@]}" "$PG_BIN/initdb" -D "$dir/data" -U cdtsync --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+	"${as_pg[@]}" "$PG_BIN/initdb" -D "$dir/data" -U cdtsync --auth=trust --encoding=UTF8 --locale=C >"$dir/initdb.log" 2>&1 || {
+	cat "$dir/initdb.log" >&2
+	exit 1
+}
+
+# fsync on (the default, said here so nobody "speeds up" the tests by turning it off):
+# the tests that kill servers with -9 check what was acknowledged is still there.
+# max_connections: several test packages and three server processes run at once.
+"${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -w -t 60 -l "$dir/log/postgres.log" \
+	-o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/sock -c fsync=on -c synchronous_commit=on -c max_connections=300 -c shared_buffers=256MB" \
+	start >/dev/null || {
+	cat "$dir/log/postgres.log" >&2
+	exit 1
+}
+
+"${as_pg[@]}" "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U cdtsync -d postgres -v ON_ERROR_STOP=1 -q \
+	-c "CREATE DATABASE cdtsync_test" >/dev/null
+
+export CDTSYNC_TEST_DATABASE_URL="postgres://cdtsync@127.0.0.1:$port/cdtsync_test?sslmode=disable"
+echo "pg-test.sh: PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port ($dir)" >&2
+"$@"

@@ -1,0 +1,283 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/cdtsync/cdtsync/schema"
+)
+
+// Operations: what keeps the server polite under bad input and overload — security
+// headers on every answer, a body limit on every route, and admission control in front
+// of the push handler so that a flood of large pushes cannot grow memory without bound.
+
+// Timeouts bound what a slow or stalled client can hold. Zero fields take the defaults.
+type Timeouts struct {
+	// ReadHeader bounds reading a request's headers (slowloris); default 10 s.
+	ReadHeader time.Duration
+	// Read bounds reading a whole request, body included; default 60 s (a 4 MiB push,
+	// gzipped to about 1 MiB, over slow 3G).
+	Read time.Duration
+	// Write bounds writing the answer, from the end of the request headers; default 120 s
+	// (large exports).
+	Write time.Duration
+	// Idle bounds a kept-alive connection waiting for its next request; default 120 s.
+	Idle time.Duration
+	// PushWait bounds how long a push waits for admission and for the writer; past it the
+	// push answers 503 with Retry-After (the phone resends the same ops). It is shorter
+	// than the SDK's 60 s wait for an answer, so a phone hears 503 rather than timing out
+	// while the server still works for it. Default 30 s.
+	PushWait time.Duration
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&t.ReadHeader, 10*time.Second)
+	def(&t.Read, 60*time.Second)
+	def(&t.Write, 120*time.Second)
+	def(&t.Idle, 120*time.Second)
+	def(&t.PushWait, 30*time.Second)
+	return t
+}
+
+// DefaultPushMemory is Config.PushMemory's default: the request bodies of pushes being
+// read, decoded and applied at once. A push body is at most schema.MaxBodyBytes (4 MiB),
+// so 64 MiB admits 16 of the largest pushes, or hundreds of the SDK's usual ~100 KB ones.
+const DefaultPushMemory = 64 << 20
+
+// Body limits by route: every route has one, checked against Content-Length before the
+// handler runs and enforced while the body is read (a chunked or lying body is cut).
+const (
+	// formBodyLimit bounds a dashboard form post (server/web's own limit is the same).
+	formBodyLimit = 256 << 10
+)
+
+// bodyLimit returns the largest body the route method+path accepts.
+func bodyLimit(method, route string) int64 {
+	switch {
+	case method == http.MethodPost && route == "/v1/sync/push":
+		return schema.MaxBodyBytes
+	case method == http.MethodPost && route == "/v1/reviews":
+		return schema.MaxReviewBodyBytes
+	case method == http.MethodPost && strings.HasPrefix(route, "/web/"):
+		return formBodyLimit
+	}
+	return schema.MaxSmallBodyBytes
+}
+
+// limitBody refuses a body over the route's limit: at once when Content-Length says so,
+// otherwise when the handler's reading passes it.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		max := bodyLimit(r.Method, c.Path())
+		if r.ContentLength > max {
+			return tooLarge(max)
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = &limitedBody{rc: r.Body, left: max}
+		}
+		return next(c)
+	}
+}
+
+// limitedBody reads at most left bytes, then fails with Echo's 413 error (which
+// readBody reports as too_large with the limit).
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells a body of exactly the limit from a longer one.
+		var one [1]byte
+		if n, _ := b.rc.Read(one[:]); n == 0 {
+			return 0, io.EOF
+		}
+		return 0, echo.ErrStatusRequestEntityTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// securityHeaders sets the headers every answer carries; pages that need more (the
+// dashboard's own Content-Security-Policy) set theirs over these:
+//   - X-Content-Type-Options: nosniff — a JSON or CSV answer is never run as script;
+//   - Referrer-Policy: same-origin — no URL with ids or cursors leaks to other sites;
+//   - X-Frame-Options: DENY and CSP frame-ancestors 'none' — no clickjacking;
+//   - Content-Security-Policy for API answers: nothing may load (default-src 'none');
+//   - Strict-Transport-Security only when the request came over TLS (directly or through
+//     a trusted proxy): over plain HTTP it would be ignored, and it must never pin a
+//     server to HTTPS by mistake;
+//   - Cache-Control: no-store on the API and /metrics: answers hold scoped data, no shared
+//     cache may keep them.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+		if s.requestIsTLS(c) {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		if p := c.Request().URL.Path; strings.HasPrefix(p, "/v1/") || p == "/metrics" || p == "/readyz" {
+			h.Set("Cache-Control", "no-store")
+		}
+		return next(c)
+	}
+}
+
+// admitPush is the push route's admission control, before the body is read:
+//
+//   - memory: each push takes a share of Config.PushMemory — its Content-Length, or the
+//     largest body allowed when the length is unknown or the body is gzipped — and gives
+//     it back when answered. A push that cannot get its share within PushWait answers 503
+//     with Retry-After without its body having been read, so memory stays bounded by
+//     PushMemory (times the decoding overhead) however many phones push at once;
+//   - time: the push's context ends after PushWait; a push still waiting then (for
+//     admission or for the writer's queue) answers 503 with Retry-After, and the writer
+//     skips it if it had not started. Nothing is half-applied either way: the store
+//     applies a push whole or not at all, and a push whose answer was lost answers
+//     already_applied when the phone resends it.
+//
+// A push whose phone hung up gets no answer (499 in the access log) and, if it had not
+// reached the writer, is not applied.
+func (s *Server) admitPush(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		need := int64(schema.MaxBodyBytes)
+		if r.ContentLength >= 0 && r.ContentLength < need && r.Header.Get(echo.HeaderContentEncoding) == "" {
+			need = r.ContentLength
+		}
+		if need < 4<<10 {
+			need = 4 << 10 // headers, the decoded request, the answer
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.timeouts.PushWait)
+		defer cancel()
+		if err := s.pushMem.acquire(ctx, need); err != nil {
+			s.m.admission.WithLabelValues("refused").Inc()
+			return s.pushGaveUp(c, r.Context())
+		}
+		defer s.pushMem.release(need)
+		s.m.admission.WithLabelValues("admitted").Inc()
+		c.SetRequest(r.WithContext(ctx))
+		err := next(c)
+		if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) && ctx.Err() != nil {
+			return s.pushGaveUp(c, r.Context())
+		}
+		return err
+	}
+}
+
+// pushGaveUp answers a push that ran out of time: 503 with Retry-After, or nothing if
+// the phone is gone.
+func (s *Server) pushGaveUp(c echo.Context, client context.Context) error {
+	if client.Err() != nil {
+		return c.NoContent(499) // the phone hung up; nobody reads this
+	}
+	return &schema.Error{Code: schema.CodeUnavailable, RetryAfter: 5 * time.Second,
+		Message: "Máy chủ đang bận, vui lòng gửi lại sau ít giây / the server is busy; resend the same batch in a few seconds"}
+}
+
+// weighted is a FIFO weighted semaphore: acquire(n) waits until n units are free and no
+// earlier waiter is ahead.
+type weighted struct {
+	mu      sync.Mutex
+	size    int64
+	cur     int64
+	waiters []*waiter
+}
+
+type waiter struct {
+	n     int64
+	ready chan struct{}
+}
+
+func newWeighted(size int64) *weighted { return &weighted{size: size} }
+
+func (w *weighted) acquire(ctx context.Context, n int64) error {
+	if n > w.size {
+		n = w.size
+	}
+	w.mu.Lock()
+	if w.size-w.cur >= n && len(w.waiters) == 0 {
+		w.cur += n
+		w.mu.Unlock()
+		return nil
+	}
+	wt := &waiter{n: n, ready: make(chan struct{})}
+	w.waiters = append(w.waiters, wt)
+	w.mu.Unlock()
+	select {
+	case <-wt.ready:
+		return nil
+	case <-ctx.Done():
+		w.mu.Lock()
+		select {
+		case <-wt.ready: // granted meanwhile: give it back
+			w.cur -= n
+			w.notify()
+		default:
+			for i, x := range w.waiters {
+				if x == wt {
+					w.waiters = append(w.waiters[:i], w.waiters[i+1:]...)
+					break
+				}
+			}
+			w.notify() // the head may have changed
+		}
+		w.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+func (w *weighted) release(n int64) {
+	if n > w.size {
+		n = w.size
+	}
+	w.mu.Lock()
+	w.cur -= n
+	w.notify()
+	w.mu.Unlock()
+}
+
+// notify grants waiters in order while they fit. Call with mu held.
+func (w *weighted) notify() {
+	for len(w.waiters) > 0 {
+		wt := w.waiters[0]
+		if w.size-w.cur < wt.n {
+			return
+		}
+		w.cur += wt.n
+		w.waiters = w.waiters[1:]
+		close(wt.ready)
+	}
+}
+
+// inUse returns the units held now.
+func (w *weighted) inUse() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cur
+}

@@ -1,0 +1,177 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/cdtsync/cdtsync/schema"
+)
+
+// What the access methods (users.go, devices.go, tokens.go) share, as in the SQLite
+// store: the unit-subtree scope of an actor, role checks, name rules and time stamps.
+
+// accessTime is how instants are written: UTC, to the millisecond, so that a value read
+// back (cdt_ts) is the string the SQLite store gives.
+func accessTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+func parseAccessTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// stamp formats an instant as cdt_ts does.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
+
+// scope is an actor's unit subtree as a range of materialised paths (COLLATE "C").
+type scope struct{ lo, hi string }
+
+func scopeOf(a schema.Actor) (scope, error) {
+	p := a.UnitPath
+	if a.UserID <= 0 || len(p) < 3 || p[0] != '/' || p[len(p)-1] != '/' {
+		return scope{}, schema.Errorf(schema.CodeUnauthorized, "Chưa đăng nhập / not signed in")
+	}
+	return scopeOfPath(p), nil
+}
+
+func scopeOfPath(p string) scope { return scope{lo: p, hi: p[:len(p)-1] + "0"} }
+
+func (s scope) covers(path string) bool { return strings.HasPrefix(path, s.lo) }
+
+func requireRole(a schema.Actor, roles ...string) error {
+	for _, r := range roles {
+		if a.Role == r {
+			return nil
+		}
+	}
+	return schema.Errorf(schema.CodeForbidden, "Vai trò %s không được phép làm việc này / role %s may not do this", a.Role, a.Role)
+}
+
+func unitNotFound(id int64) error {
+	return schema.Errorf(schema.CodeNotFound, "Không tìm thấy đơn vị %d / unit %d not found", id, id)
+}
+
+// unitInScope returns the unit if it exists and sc covers it (nil sc: any unit), and a
+// CodeNotFound error otherwise.
+func unitInScope(ctx context.Context, q querier, sc *scope, id int64) (schema.Unit, error) {
+	u, err := scanUnit(q.QueryRow(ctx, `SELECT `+unitColumns+` FROM units WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && sc != nil && !sc.covers(u.Path)) {
+		return schema.Unit{}, unitNotFound(id)
+	}
+	return u, err
+}
+
+func subtreeFilter(ctx context.Context, q querier, sc scope, unitID *int64) (scope, error) {
+	if unitID == nil {
+		return sc, nil
+	}
+	u, err := unitInScope(ctx, q, &sc, *unitID)
+	if err != nil {
+		return scope{}, err
+	}
+	return scopeOfPath(u.Path), nil
+}
+
+const maxNameRunes = 100
+
+func cleanName(s, what string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", schema.Errorf(schema.CodeInvalid, "%s không hợp lệ / %s is not valid UTF-8", what, what)
+	}
+	s = norm.NFC.String(strings.TrimSpace(s))
+	n := utf8.RuneCountInString(s)
+	if n == 0 {
+		return "", schema.Errorf(schema.CodeInvalid, "Thiếu %s / %s is required", what, what)
+	}
+	if n > maxNameRunes {
+		return "", schema.Errorf(schema.CodeInvalid, "%s dài quá %d ký tự / %s longer than %d characters", what, maxNameRunes, what, maxNameRunes)
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return "", schema.Errorf(schema.CodeInvalid, "%s chứa ký tự điều khiển / %s contains control characters", what, what)
+	}
+	return s, nil
+}
+
+var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{2,63}$`)
+
+func cleanUsername(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if !usernameRE.MatchString(s) {
+		return "", schema.Errorf(schema.CodeInvalid, "Tên đăng nhập phải có 3–64 ký tự a-z, 0-9, . _ @ - / "+
+			"username must be 3–64 characters of a-z, 0-9, . _ @ -")
+	}
+	return s, nil
+}
+
+// sortVietnamese sorts items by the Vietnamese collation of key.
+func sortVietnamese[T any](items []T, key func(T) string) {
+	c := collate.New(language.Vietnamese)
+	keys := make([]string, len(items))
+	for i := range items {
+		keys[i] = key(items[i])
+	}
+	idx := make([]int, len(items))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return c.CompareString(keys[idx[i]], keys[idx[j]]) < 0 })
+	out := make([]T, len(items))
+	for i, k := range idx {
+		out[i] = items[k]
+	}
+	copy(items, out)
+}
+
+// ActorFor rebuilds the actor of a request from the database, as the SQLite store's
+// ActorFor does: CodeUnauthorized for an unknown or revoked user, a volunteer without a
+// device, staff with one, or an unknown, revoked or foreign device row.
+func (db *DB) ActorFor(ctx context.Context, userID, deviceRow int64) (schema.Actor, error) {
+	var (
+		a       = schema.Actor{UserID: userID}
+		team    *int64
+		revoked bool
+	)
+	err := db.pool.QueryRow(ctx, `SELECT u.role, u.unit_id, un.path, u.team_id, u.revoked_at IS NOT NULL
+		FROM users u JOIN units un ON un.id = u.unit_id WHERE u.id = $1`, userID).
+		Scan(&a.Role, &a.UnitID, &a.UnitPath, &team, &revoked)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && revoked) {
+		return schema.Actor{}, schema.Errorf(schema.CodeUnauthorized, "Tài khoản không tồn tại hoặc đã bị thu hồi / the account does not exist or was revoked")
+	}
+	if err != nil {
+		return schema.Actor{}, storageError(err)
+	}
+	a.TeamID = deref(team)
+	if a.Role != schema.RoleVolunteer {
+		if deviceRow != 0 {
+			return schema.Actor{}, schema.Errorf(schema.CodeUnauthorized, "Mã truy cập không hợp lệ / invalid access token")
+		}
+		return a, nil
+	}
+	var (
+		vol        int64
+		devRevoked bool
+	)
+	err = db.pool.QueryRow(ctx, `SELECT device_id, volunteer_id, revoked_at IS NOT NULL FROM devices WHERE id = $1`, deviceRow).
+		Scan(&a.DeviceID, &vol, &devRevoked)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (vol != userID || devRevoked)) {
+		return schema.Actor{}, schema.Errorf(schema.CodeUnauthorized, "Thiết bị đã bị thu hồi hoặc chưa đăng ký / the device was revoked or is not enrolled")
+	}
+	if err != nil {
+		return schema.Actor{}, storageError(err)
+	}
+	a.DeviceRowID = deviceRow
+	return a, nil
+}

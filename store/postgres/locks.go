@@ -1,0 +1,82 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"slices"
+)
+
+// Advisory locks. A write transaction locks what it is about to read and change, so that
+// a concurrent transaction changing the same things waits for it to commit and then reads
+// its result (READ COMMITTED: every statement sees what committed before it began).
+//
+// Keys are 64-bit: a class in the top byte, a hash of the locked thing below. Classes are
+// taken in ascending order within a transaction — all op ids, then all logs, then all
+// groups, then all report members, each class at once and sorted — and a transaction
+// never takes a lock of a lower class after a higher one (take refuses it). Since every
+// transaction follows the one order, no two wait for each other in a cycle. A hash
+// collision only makes two unrelated things share a lock.
+//
+// Report rebuilds take the reports lock exclusively; the maintenance of every write takes
+// it shared, after its group locks and before its member locks (reports_maint.go).
+type lockClass uint8
+
+const (
+	lockOp      lockClass = 1 // an op id: a re-sent op waits for the first send
+	lockLog     lockClass = 2 // a log id: one writer of a log's content at a time
+	lockGroup   lockClass = 3 // a once-per-person group (kind, citizen_ref)
+	lockReports lockClass = 4 // the report aggregates as a whole (shared; rebuilds exclusive)
+	lockMember  lockClass = 5 // a report member: person, household, volunteer, team day
+)
+
+func lockKey(c lockClass, name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return int64(uint64(c)<<56 | h.Sum64()&(1<<56-1))
+}
+
+// lockState remembers the highest class a transaction has locked.
+type lockState struct {
+	highest lockClass
+}
+
+// take locks the named things of class c, in ascending key order. It fails (a bug, never
+// a wait in a cycle) if the transaction already holds a lock of a higher class.
+func (tx *Tx) take(ctx context.Context, c lockClass, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	if c < tx.locks.highest {
+		return fmt.Errorf("postgres: lock of class %d taken after class %d", c, tx.locks.highest)
+	}
+	tx.locks.highest = c
+	keys := make([]int64, len(names))
+	for i, n := range names {
+		keys[i] = lockKey(c, n)
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	_, err := tx.Exec(ctx, `SELECT cdt_lock($1)`, keys)
+	return err
+}
+
+// takeShared takes the one shared lock of class c.
+func (tx *Tx) takeShared(ctx context.Context, c lockClass) error {
+	if c < tx.locks.highest {
+		return fmt.Errorf("postgres: lock of class %d taken after class %d", c, tx.locks.highest)
+	}
+	tx.locks.highest = c
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, lockKey(c, ""))
+	return err
+}
+
+// takeExclusive takes the one exclusive lock of class c.
+func (tx *Tx) takeExclusive(ctx context.Context, c lockClass) error {
+	if c < tx.locks.highest {
+		return fmt.Errorf("postgres: lock of class %d taken after class %d", c, tx.locks.highest)
+	}
+	tx.locks.highest = c
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(c, ""))
+	return err
+}

@@ -1,0 +1,324 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cdtsync/cdtsync/schema"
+	"github.com/cdtsync/cdtsync/store/postgres"
+	"github.com/cdtsync/cdtsync/store/postgres/pgtest"
+	"github.com/cdtsync/cdtsync/store/sqlite"
+	"github.com/cdtsync/cdtsync/store/sqlite/sqlitetest"
+	"github.com/cdtsync/cdtsync/sync/engine"
+	"github.com/cdtsync/cdtsync/sync/hlc"
+)
+
+// now is the fixed server time of the tests: 23/11/2026 10:00 in Vietnam.
+var now = time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)
+
+var vn = time.FixedZone("ICT", 7*3600)
+
+func fields(kv ...any) map[string]json.RawMessage {
+	m := map[string]json.RawMessage{}
+	for i := 0; i < len(kv); i += 2 {
+		b, _ := json.Marshal(kv[i+1])
+		m[kv[i].(string)] = b
+	}
+	return m
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// create is a full creation op of a new log in hamlet.
+func create(hamlet int64, kind string, extra ...any) schema.Op {
+	kv := append([]any{"hamlet_id", hamlet, "kind", kind, "occurred_at", now.Add(-time.Hour).In(vn).Format(time.RFC3339)}, extra...)
+	return schema.Op{OpID: newID(), Type: schema.OpUpsert, ID: newID(), HLC: hlc.FromTime(now.Add(-time.Minute)).String(), Fields: fields(kv...)}
+}
+
+func push(t testing.TB, e *engine.Engine, a schema.Actor, ops ...schema.Op) []schema.OpResult {
+	t.Helper()
+	resp, err := e.Push(context.Background(), a, schema.PushRequest{DeviceTime: now.Format(time.RFC3339), Ops: ops})
+	if err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	return resp.Results
+}
+
+// open opens n stores on one new database, as n server processes would, and the fixture.
+func open(t *testing.T, n int, opts postgres.Options) ([]*postgres.DB, *sqlitetest.Fixture) {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	var dbs []*postgres.DB
+	for i := 0; i < n; i++ {
+		db, err := postgres.Open(context.Background(), url, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		db.Now = func() time.Time { return now }
+		dbs = append(dbs, db)
+	}
+	return dbs, pgtest.MustFixture(t, dbs[0])
+}
+
+// TestPullNeverSkipsLateCommit: a transaction that writes a volunteer's log and commits
+// after a later one has committed and been pulled is not skipped. Positions are not in
+// commit order; a pull returns only what lies below every transaction still running, so
+// its cursor stays below the late transaction's writes, which the next pull returns.
+func TestPullNeverSkipsLateCommit(t *testing.T) {
+	ctx := context.Background()
+	dbs, f := open(t, 1, postgres.Options{PullWait: 200 * time.Millisecond})
+	db := dbs[0]
+	e := engine.New(db, func() time.Time { return now })
+	early := create(f.SaDecHamlets[0], "vneid_install")
+	push(t, e, f.HongA, early)
+	cursor := ""
+	pullAll := func() map[string]string {
+		got := map[string]string{}
+		for {
+			p, err := e.Pull(ctx, f.HongB, cursor, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range p.Changes {
+				if c.Type == schema.ChangeLog {
+					got[c.Log.ID] = deref(c.Log.Content.Note)
+				}
+			}
+			cursor = p.Cursor
+			if !p.HasMore {
+				return got
+			}
+		}
+	}
+	pullAll()
+
+	// A slow transaction takes its id first and writes Hồng's log last, as a push that
+	// waited on a lock would.
+	slow, err := db.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Rollback(ctx)
+	if _, err := slow.Exec(ctx, `SELECT cdt_xid()`); err != nil {
+		t.Fatal(err)
+	}
+	// Meanwhile a later transaction commits a new log.
+	later := create(f.SaDecHamlets[1], "cashless_payment", "note", "sau / later")
+	push(t, e, f.HongA, later)
+	if _, err := slow.Exec(ctx, `UPDATE logs SET note = 'muộn / late', tx = cdt_xid(), seq = nextval('change_seq') WHERE id = $1`, early.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The later commit is not pulled past the slow transaction: it would move the cursor
+	// beyond the slow one's writes.
+	if got := pullAll(); len(got) != 0 {
+		t.Fatalf("pulled %v while an older transaction was still running", got)
+	}
+	if err := slow.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := pullAll()
+	if got[early.ID] != "muộn / late" || got[later.ID] != "sau / later" {
+		t.Fatalf("after the late commit the cursor pulls %v: a change was skipped", got)
+	}
+}
+
+// TestSameBatchThroughManyServers: one batch sent at once through eight connection pools
+// (eight server processes) is applied once: one answer says applied for each op, the
+// others already_applied.
+func TestSameBatchThroughManyServers(t *testing.T) {
+	dbs, f := open(t, 8, postgres.Options{})
+	var ops []schema.Op
+	for i := 0; i < 50; i++ {
+		ops = append(ops, create(f.SaDecHamlets[i%3], "vneid_level2", "citizen_ref", fmt.Sprintf("%064x", i%7), "consent", true))
+	}
+	var wg sync.WaitGroup
+	results := make([][]schema.OpResult, len(dbs))
+	for i, db := range dbs {
+		wg.Add(1)
+		go func(i int, db *postgres.DB) {
+			defer wg.Done()
+			results[i] = push(t, engine.New(db, func() time.Time { return now }), f.HongA, ops...)
+		}(i, db)
+	}
+	wg.Wait()
+	for k := range ops {
+		applied := 0
+		for i := range results {
+			switch results[i][k].Status {
+			case schema.ResultApplied:
+				applied++
+			case schema.ResultAlreadyApplied:
+			default:
+				t.Fatalf("op %d through server %d: %+v", k, i, results[i][k])
+			}
+		}
+		if applied != 1 {
+			t.Fatalf("op %d applied %d times", k, applied)
+		}
+	}
+	var logs, dups int
+	if err := dbs[0].Pool().QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE status = 'duplicate') FROM logs`).Scan(&logs, &dups); err != nil {
+		t.Fatal(err)
+	}
+	if logs != 50 || dups != 50-7 {
+		t.Fatalf("%d logs, %d duplicates; want 50 and 43", logs, dups)
+	}
+}
+
+// TestRefusesNewerDatabase: a database migrated by a newer cdtsync is refused, untouched.
+func TestRefusesNewerDatabase(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	db, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := postgres.LatestVersion() + 1
+	if _, err := db.Pool().Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'future', now())`, next); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = postgres.Open(ctx, url, postgres.Options{})
+	var newer *sqlite.ErrNewerDatabase
+	if !errors.As(err, &newer) || newer.Have != next || !strings.Contains(err.Error(), "install a newer cdtsync") {
+		t.Fatalf("open a newer database: %v", err)
+	}
+}
+
+// TestServersMigrateTogether: servers started at once on a new database migrate it one
+// after the other (an advisory lock); all start.
+func TestServersMigrateTogether(t *testing.T) {
+	pgtest.URL(t)
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	db, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An empty database, as a new deployment has.
+	if _, err := db.Pool().Exec(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			db, err := postgres.Open(ctx, url, postgres.Options{})
+			if err == nil {
+				db.Close()
+			}
+			errs[i] = err
+		}(i)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCompactionKeepsReports: reports read cells and pending deltas alike; folding the
+// deltas changes no figure, and the aggregates equal ones rebuilt from the logs.
+func TestCompactionKeepsReports(t *testing.T) {
+	ctx := context.Background()
+	dbs, f := open(t, 1, postgres.Options{CompactEvery: -1})
+	db := dbs[0]
+	e := engine.New(db, func() time.Time { return now })
+	for i := 0; i < 30; i++ {
+		push(t, e, []schema.Actor{f.HongA, f.Minh, f.Mai}[i%3], create([]int64{f.SaDecHamlets[i%3], f.SaDecHamlets[1], f.TanDuongHamlets[0]}[i%3],
+			[]string{"vneid_level2", "cashless_payment"}[i%2], "citizen_ref", fmt.Sprintf("%064x", i%5), "consent", true,
+			"household_ref", fmt.Sprintf("%064x", 100+i%4)))
+	}
+	report := func() string {
+		r, err := db.Coverage(ctx, f.Officer, schema.ReportFilter{From: "2026-11-01", To: "2026-11-30"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.GeneratedAt = ""
+		b, _ := json.Marshal(r)
+		return string(b)
+	}
+	before := report()
+	var deltas int
+	db.Pool().QueryRow(ctx, `SELECT count(*) FROM rpt_cell_deltas`).Scan(&deltas)
+	if deltas == 0 {
+		t.Fatal("no cell deltas pending")
+	}
+	if n, err := db.Compact(ctx); err != nil || n != deltas {
+		t.Fatalf("compacted %d of %d deltas: %v", n, deltas, err)
+	}
+	if after := report(); after != before {
+		t.Fatalf("compaction changed the report:\nbefore %s\nafter  %s", before, after)
+	}
+	kept, err := db.DumpReports(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RebuildReports(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt, _ := db.DumpReports(ctx)
+	if kept != rebuilt {
+		t.Fatal("aggregates kept up to date differ from aggregates rebuilt from the logs")
+	}
+	if r := report(); r != before {
+		t.Fatalf("rebuilt report differs:\nbefore %s\nafter  %s", before, r)
+	}
+}
+
+// TestRefreshRotationAcrossServers: the same refresh token presented to two servers at
+// once (a phone's retry on another server) rotates once; the other presentation is the
+// retry the grace allows, never a second live token.
+func TestRefreshRotationAcrossServers(t *testing.T) {
+	ctx := context.Background()
+	dbs, f := open(t, 2, postgres.Options{})
+	old := strings.Repeat("a", 64)
+	if err := dbs[0].Write(ctx, 0, func(tx *postgres.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, family_id, user_id, device_row, created_at, expires_at)
+			VALUES ($1, 'fam', $2, $3, $4, $5)`, old, f.HongA.UserID, f.HongA.DeviceRowID, now, now.Add(time.Hour))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, db := range dbs {
+		wg.Add(1)
+		go func(i int, db *postgres.DB) {
+			defer wg.Done()
+			_, errs[i] = db.RotateRefresh(ctx, schema.RefreshRotation{OldHash: old, NewHash: strings.Repeat(fmt.Sprint(i+1), 64),
+				DeviceTTL: time.Hour, StaffTTL: time.Hour, ReuseGrace: time.Minute})
+		}(i, db)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("rotation: %v", err)
+		}
+	}
+	var live int
+	dbs[0].Pool().QueryRow(ctx, `SELECT count(*) FROM refresh_tokens WHERE family_id = 'fam' AND used_at IS NULL AND revoked_at IS NULL`).Scan(&live)
+	if live != 1 {
+		t.Fatalf("%d live tokens in the family after two concurrent rotations, want 1", live)
+	}
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -1,0 +1,261 @@
+package postgres
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cdtsync/cdtsync/schema"
+	"github.com/cdtsync/cdtsync/sync/engine"
+	"github.com/cdtsync/cdtsync/sync/merge"
+)
+
+var _ engine.Store = (*DB)(nil)
+var _ engine.Tx = (*syncTx)(nil)
+var _ engine.Reader = (*syncReader)(nil)
+
+// SyncWrite runs fn in a write transaction (see Write). The engine's calls lock what they
+// read: OpResults its op ids, Logs its logs, Groups its groups, Save the report members
+// (locks.go); a push that meets a concurrent push of the same things waits for it.
+func (db *DB) SyncWrite(ctx context.Context, weight int, fn func(engine.Tx) error) error {
+	return db.Write(ctx, weight, func(tx *Tx) error {
+		tx.locked = map[string]bool{}
+		return fn(&syncTx{tx})
+	})
+}
+
+// SyncRead runs fn with a reader of committed changes (pull.go).
+func (db *DB) SyncRead(ctx context.Context, fn func(engine.Reader) error) error {
+	return fn(&syncReader{db: db, now: db.Now().UTC()})
+}
+
+type syncTx struct{ *Tx }
+
+func (t *syncTx) Now() time.Time { return t.Tx.Now }
+
+// OpResults locks the op ids, then reads their stored results: a concurrent push of the
+// same ops has committed by then, and its results are read.
+func (t *syncTx) OpResults(ctx context.Context, opIDs []string) (map[string]engine.StoredOp, error) {
+	out := make(map[string]engine.StoredOp, len(opIDs))
+	if len(opIDs) == 0 {
+		return out, nil
+	}
+	if err := t.take(ctx, lockOp, opIDs); err != nil {
+		return nil, err
+	}
+	rows, err := t.Query(ctx, `SELECT op_id::text, volunteer_id, hash, status, code, message FROM ops WHERE op_id = ANY($1::uuid[])`, opIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s engine.StoredOp
+		if err := rows.Scan(&s.OpID, &s.VolunteerID, &s.Hash, &s.Status, &s.Code, &s.Message); err != nil {
+			return nil, err
+		}
+		out[s.OpID] = s
+	}
+	return out, rows.Err()
+}
+
+// Logs locks the logs, then reads them. The transaction writes these logs whole.
+func (t *syncTx) Logs(ctx context.Context, ids []string) (map[string]*merge.Log, error) {
+	out := make(map[string]*merge.Log, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	if err := t.take(ctx, lockLog, ids); err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		t.locked[id] = true
+	}
+	err := t.queryLogs(ctx, out, `SELECT `+logColumns+` FROM logs WHERE id = ANY($1::uuid[])`, ids)
+	return out, err
+}
+
+func (t *syncTx) queryLogs(ctx context.Context, out map[string]*merge.Log, query string, args ...any) error {
+	rows, err := t.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r logRow
+		if err := r.scan(rows); err != nil {
+			return err
+		}
+		l := r.l
+		out[l.ID] = &l
+	}
+	return rows.Err()
+}
+
+func (t *syncTx) History(ctx context.Context, logID string) ([]merge.HistoryEntry, error) {
+	rows, err := t.Query(ctx, `SELECT field, value, hlc, device_id, op_id, base FROM log_history WHERE log_id = $1`, logID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []merge.HistoryEntry
+	for rows.Next() {
+		var (
+			e          merge.HistoryEntry
+			field, val string
+			h, base    int64
+		)
+		if err := rows.Scan(&field, &val, &h, &e.Stamp.Device, &e.Stamp.OpID, &base); err != nil {
+			return nil, err
+		}
+		f, ok := schema.FieldByName(field)
+		if !ok {
+			continue
+		}
+		e.Field, e.Value = f, []byte(val)
+		e.Stamp.HLC, e.Stamp.Base = hlcOf(h), hlcOf(base)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func groupName(k merge.GroupKey) string { return k.Kind + "\x00" + k.CitizenRef }
+
+// Groups locks the groups, then reads their members. Logs of a group that this
+// transaction did not lock as logs are written back narrowly (status only).
+func (t *syncTx) Groups(ctx context.Context, keys []merge.GroupKey) (map[merge.GroupKey][]*merge.Log, error) {
+	out := make(map[merge.GroupKey][]*merge.Log, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	want := make(map[merge.GroupKey]bool, len(keys))
+	names := make([]string, 0, len(keys))
+	refs := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if !want[k] {
+			want[k] = true
+			names = append(names, groupName(k))
+			refs = append(refs, k.CitizenRef)
+		}
+	}
+	if err := t.take(ctx, lockGroup, names); err != nil {
+		return nil, err
+	}
+	m := map[string]*merge.Log{}
+	if err := t.queryLogs(ctx, m, `SELECT `+logColumns+` FROM logs
+		WHERE citizen_ref IN (SELECT decode(r, 'hex') FROM unnest($1::text[]) r) AND NOT deleted`, refs); err != nil {
+		return nil, err
+	}
+	for _, l := range m {
+		if k, ok := merge.KeyOf(l); ok && want[k] {
+			out[k] = append(out[k], l)
+		}
+	}
+	return out, nil
+}
+
+func (t *syncTx) Hamlet(ctx context.Context, id int64) (string, bool, error) {
+	var path string
+	err := t.QueryRow(ctx, `SELECT path FROM units WHERE id = $1 AND level = 'hamlet'`, id).Scan(&path)
+	if err == pgx.ErrNoRows {
+		return "", false, nil
+	}
+	return path, err == nil, err
+}
+
+func (t *syncTx) Kinds(ctx context.Context) (map[string]schema.Kind, error) {
+	return queryKinds(ctx, t.Tx)
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func queryKinds(ctx context.Context, q querier) (map[string]schema.Kind, error) {
+	rows, err := q.Query(ctx, `SELECT code, name_vi, name_en, once_per_person, active, sort FROM activity_kinds`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]schema.Kind{}
+	for rows.Next() {
+		var k schema.Kind
+		if err := rows.Scan(&k.Code, &k.NameVI, &k.NameEN, &k.OncePerPerson, &k.Active, &k.Sort); err != nil {
+			return nil, err
+		}
+		out[k.Code] = k
+	}
+	return out, rows.Err()
+}
+
+// Save writes a unit of changes: the report aggregates first (they lock their members),
+// then the logs — whole if this transaction locked them, their status only if not — their
+// history, the ops' results, and last the device report (a row lock held to the commit).
+// Statements go to the server in one round trip.
+func (t *syncTx) Save(ctx context.Context, c *engine.Changes) error {
+	if err := maintainReports(ctx, t.Tx, c.Logs, c.New); err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(c.Logs))
+	for id := range c.Logs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids) // rows locked in a stable order
+	b := &pgx.Batch{}
+	for _, id := range ids {
+		l := c.Logs[id]
+		if t.locked[id] || c.New[id] {
+			b.Queue(upsertLog, logArgs(l, t.Tx.Now)...)
+			continue
+		}
+		var dup any
+		if l.DuplicateOf != "" {
+			dup = l.DuplicateOf
+		}
+		b.Queue(updateStatus, l.ID, l.Status, dup)
+	}
+	for _, id := range c.DropHistory {
+		b.Queue(`DELETE FROM log_history WHERE log_id = $1`, id)
+	}
+	for id, entries := range c.History {
+		for _, e := range entries {
+			b.Queue(`INSERT INTO log_history (log_id, field, value, hlc, device_id, op_id, base) VALUES ($1, $2, $3, $4, $5, $6, $7)
+				ON CONFLICT DO NOTHING`, id, e.Field.String(), string(e.Value), int64(e.Stamp.HLC), e.Stamp.Device, e.Stamp.OpID, int64(e.Stamp.Base))
+		}
+	}
+	if len(c.Ops) > 0 {
+		opIDs := make([]string, len(c.Ops))
+		vols := make([]int64, len(c.Ops))
+		hashes := make([][]byte, len(c.Ops))
+		statuses := make([]string, len(c.Ops))
+		codes := make([]string, len(c.Ops))
+		messages := make([]string, len(c.Ops))
+		for i, o := range c.Ops {
+			opIDs[i], vols[i], hashes[i], statuses[i], codes[i], messages[i] = o.OpID, o.VolunteerID, o.Hash, o.Status, o.Code, o.Message
+		}
+		b.Queue(`INSERT INTO ops (op_id, volunteer_id, hash, status, code, message, received_at)
+			SELECT o, v, h, s, c, m, $7 FROM unnest($1::uuid[], $2::bigint[], $3::bytea[], $4::text[], $5::text[], $6::text[]) AS u(o, v, h, s, c, m)`,
+			opIDs, vols, hashes, statuses, codes, messages, t.Tx.Now)
+	}
+	if d := c.Device; d != nil {
+		var oldest any
+		if d.OldestPendingAt != "" {
+			oldest = d.OldestPendingAt
+		}
+		var pending any
+		if d.PendingOps != nil {
+			pending = int64(*d.PendingOps)
+		}
+		// An outbox reported empty has no oldest item; an unreported one keeps the last report.
+		b.Queue(`UPDATE devices SET clock_offset_ms = $1, clock_checked_at = $2, last_push_at = $2,
+			pending_ops = COALESCE($3::bigint, pending_ops),
+			oldest_pending_at = CASE WHEN $3::bigint = 0 THEN NULL WHEN $4::timestamptz IS NOT NULL THEN $4::timestamptz ELSE oldest_pending_at END
+			WHERE id = $5`, d.ClockOffsetMS, t.Tx.Now, pending, oldest, d.DeviceRow)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return t.SendBatch(ctx, b).Close()
+}

@@ -1,0 +1,679 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
+
+	"github.com/cdtsync/cdtsync/report"
+	"github.com/cdtsync/cdtsync/schema"
+)
+
+// Coverage and team reports, read from the cells that reports_maint.go keeps up to date:
+// a report reads one cell per group and month of its period (plus day cells for the ends
+// of a period that are not whole months), never a log.
+
+// reportStart checks the caller and the filter: coordinators, officers and admins only
+// (CodeForbidden), a unit in the caller's subtree (CodeNotFound otherwise, as if it did
+// not exist), and a period of at most schema.MaxReportDays (CodeInvalid). It returns the
+// report's unit and period; an empty period is the current year up to today.
+func (db *DB) reportStart(ctx context.Context, a schema.Actor, f schema.ReportFilter) (schema.Unit, report.Day, report.Day, error) {
+	sc, err := scopeOf(a)
+	if err != nil {
+		return schema.Unit{}, 0, 0, err
+	}
+	if err := requireRole(a, schema.RoleCoordinator, schema.RoleOfficer, schema.RoleAdmin); err != nil {
+		return schema.Unit{}, 0, 0, err
+	}
+	id := a.UnitID
+	if f.Unit != nil {
+		id = *f.Unit
+	}
+	u, err := unitInScope(ctx, db.read, &sc, id)
+	if err != nil {
+		return schema.Unit{}, 0, 0, err
+	}
+	today := report.DayOfTime(db.Now())
+	from, to := report.Day(int32(today)/10000*10000+101), today
+	if f.From != "" {
+		if from, err = report.ParseDay(f.From); err != nil {
+			return u, 0, 0, schema.Errorf(schema.CodeInvalid, "from phải có dạng YYYY-MM-DD / from must be YYYY-MM-DD")
+		}
+	}
+	if f.To != "" {
+		if to, err = report.ParseDay(f.To); err != nil {
+			return u, 0, 0, schema.Errorf(schema.CodeInvalid, "to phải có dạng YYYY-MM-DD / to must be YYYY-MM-DD")
+		}
+	}
+	if from > to {
+		return u, 0, 0, schema.Errorf(schema.CodeInvalid, "Từ ngày phải trước hoặc bằng đến ngày / from must not be after to")
+	}
+	if report.Days(from, to) > schema.MaxReportDays {
+		return u, 0, 0, schema.Errorf(schema.CodeInvalid, "Kỳ báo cáo tối đa %d ngày / a report period is at most %d days",
+			schema.MaxReportDays, schema.MaxReportDays)
+	}
+	if err := db.EnsureReports(ctx); err != nil {
+		return u, 0, 0, err
+	}
+	return u, from, to, nil
+}
+
+// readCells calls fn with every cell whose key is in [lo, hi) that a report of [from,
+// to] reads (report.Plan), encoded, saying whether to take its sums, its pairs or both.
+func readCells(ctx context.Context, tx *sql.Tx, lo, hi string, from, to report.Day, fn func(key string, data []byte, r report.CellRead) error) error {
+	st, err := tx.PrepareContext(ctx, `SELECT key, data FROM rpt_cells WHERE period = ? AND key >= ? AND key < ?`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var data []byte
+	for _, r := range report.Plan(from, to) {
+		rows, err := st.QueryContext(ctx, r.Period, lo, hi)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var key string
+			if err := rows.Scan(&key, &data); err != nil {
+				rows.Close()
+				return err
+			}
+			if err := fn(key, data, r); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// figures accumulates one group's figures over a period.
+type figures struct {
+	reached [report.NumMembers]int64
+	total   report.Sums
+	kinds   map[string]*schema.KindFigures
+	lastMS  int64
+}
+
+func (f *figures) addCell(data []byte, r report.CellRead, v int, from report.Day, withSums bool) error {
+	var reached *[report.NumMembers]int64
+	if r.Pairs {
+		reached = &f.reached
+	}
+	var sums func([]byte, report.Sums)
+	if withSums && r.Sums {
+		sums = f.addKindSums
+	}
+	return report.Scan(data, v, from, reached, sums)
+}
+
+// addKindSums adds a kind's sums, the kind given as bytes (no allocation once seen).
+func (f *figures) addKindSums(kind []byte, s report.Sums) {
+	if s == (report.Sums{}) {
+		return
+	}
+	if k := f.kinds[string(kind)]; k != nil {
+		k.Logs += s.Logs
+		k.Attendees += s.Attendees
+		k.Incomplete += s.Incomplete
+		f.total.Logs += s.Logs
+		f.total.Attendees += s.Attendees
+		f.total.Incomplete += s.Incomplete
+		return
+	}
+	f.addSums(string(kind), s)
+}
+
+func (f *figures) addSums(kind string, s report.Sums) {
+	if s == (report.Sums{}) {
+		return
+	}
+	if f.kinds == nil {
+		f.kinds = map[string]*schema.KindFigures{}
+	}
+	k := f.kinds[kind]
+	if k == nil {
+		k = &schema.KindFigures{}
+		f.kinds[kind] = k
+	}
+	k.Logs += s.Logs
+	k.Attendees += s.Attendees
+	k.Incomplete += s.Incomplete
+	f.total.Logs += s.Logs
+	f.total.Attendees += s.Attendees
+	f.total.Incomplete += s.Incomplete
+}
+
+func (f *figures) addFigures(o *figures) {
+	for kind, k := range o.kinds {
+		f.addSums(kind, report.Sums{Logs: k.Logs, Attendees: k.Attendees, Incomplete: k.Incomplete})
+	}
+	if o.lastMS > f.lastMS {
+		f.lastMS = o.lastMS
+	}
+}
+
+func (f *figures) active() bool { return f.total.Logs > 0 || f.total.Incomplete > 0 }
+
+func (f *figures) kindMap() map[string]schema.KindFigures {
+	out := map[string]schema.KindFigures{}
+	for k, v := range f.kinds {
+		out[k] = *v
+	}
+	return out
+}
+
+func lastActivity(ms int64) *string {
+	if ms == 0 {
+		return nil
+	}
+	s := time.UnixMilli(ms).In(report.Vietnam).Format(time.RFC3339)
+	return &s
+}
+
+// pct returns n as a percentage of of, with one decimal, or nil if of is not positive.
+func pct(n int64, of float64) *float64 {
+	if of <= 0 {
+		return nil
+	}
+	p := math.Round(float64(n)/of*1000) / 10
+	return &p
+}
+
+func reportKinds(ctx context.Context, tx *sql.Tx) ([]schema.Kind, error) {
+	m, err := queryKinds(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]schema.Kind, 0, len(m))
+	for _, k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Sort != out[j].Sort {
+			return out[i].Sort < out[j].Sort
+		}
+		return out[i].Code < out[j].Code
+	})
+	return out, nil
+}
+
+// Coverage returns the coverage report of a unit for a period: a row for every hamlet
+// under the unit and for every commune, district and province above them up to the unit,
+// with people and households reached counted distinct at each level. See
+// schema.CoverageReport for the figures and docs/REPORTS.md for the rules.
+//
+// Coordinators, officers and admins may (CodeForbidden otherwise); a unit outside the
+// caller's subtree is CodeNotFound; a bad period CodeInvalid.
+func (db *DB) Coverage(ctx context.Context, a schema.Actor, f schema.ReportFilter) (schema.CoverageReport, error) {
+	root, from, to, err := db.reportStart(ctx, a, f)
+	if err != nil {
+		return schema.CoverageReport{}, err
+	}
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return schema.CoverageReport{}, err
+	}
+	defer tx.Rollback()
+	out := schema.CoverageReport{
+		Unit: schema.ReportUnit{ID: root.ID, Level: root.Level, Name: root.Name, Code: root.Code},
+		From: from.String(), To: to.String(), ApprovedOnly: f.ApprovedOnly,
+		GeneratedAt: time.Now().In(report.Vietnam).Format(time.RFC3339), TargetPeriods: report.TargetPeriods(from, to),
+	}
+	if db.Now != nil {
+		out.GeneratedAt = db.Now().In(report.Vietnam).Format(time.RFC3339)
+	}
+	if out.Kinds, err = reportKinds(ctx, tx); err != nil {
+		return out, err
+	}
+	// The units of the subtree.
+	sc := scopeOfPath(root.Path)
+	tree, err := subtreeUnits(ctx, tx, db, root.Path)
+	if err != nil {
+		return out, err
+	}
+	units := tree.units
+	figs := make(map[string]*figures, len(units))
+	for p := range units {
+		figs[p] = &figures{}
+	}
+	v := report.All
+	if f.ApprovedOnly {
+		v = report.Approved
+	}
+	err = readCells(ctx, tx, unitKey(sc.lo), unitKey(sc.hi), from, to, func(key string, data []byte, r report.CellRead) error {
+		path := key[1:]
+		u := units[path]
+		if u == nil {
+			return nil
+		}
+		return figs[path].addCell(data, r, v, from, u.Level == schema.LevelHamlet)
+	})
+	if err != nil {
+		return out, err
+	}
+	// Last activity of each active hamlet, then sums and last activity up the tree.
+	last, err := tx.PrepareContext(ctx, lastActivityQuery(f.ApprovedOnly))
+	if err != nil {
+		return out, err
+	}
+	defer last.Close()
+	lo, hi := from.StartMS(), to.Next().StartMS()
+	paths := tree.paths
+	for _, p := range paths {
+		u := units[p]
+		if u.Level != schema.LevelHamlet || !figs[p].active() {
+			continue
+		}
+		var ms int64
+		if err := last.QueryRowContext(ctx, u.ID, lo, hi).Scan(&ms); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return out, err
+		}
+		figs[p].lastMS = ms
+		for _, anc := range ancestorPaths(p) {
+			if anc != p && len(anc) >= len(root.Path) {
+				if af := figs[anc]; af != nil {
+					af.addFigures(figs[p])
+				}
+			}
+		}
+	}
+	targets, err := coverageTargets(ctx, tx, sc, out.TargetPeriods)
+	if err != nil {
+		return out, err
+	}
+	// Rows, top level first; within a level in tree order with siblings in Vietnamese
+	// order of their names (hamlets by province, district, commune, then name).
+	byLevel := map[string][]schema.CoverageRow{}
+	order := tree.order
+	for _, p := range paths {
+		u, fg := units[p], figs[p]
+		if schema.LevelRank(u.Level) < schema.LevelRank(root.Level) {
+			continue
+		}
+		if u.ValidTo != "" && !fg.active() && fg.reached == [report.NumMembers]int64{} {
+			continue // an ended unit with nothing in the period
+		}
+		row := schema.CoverageRow{UnitID: u.ID, ParentID: u.ParentID, Level: u.Level, UnitType: u.UnitType, Code: u.Code,
+			Name: u.Name, People: fg.reached[report.MemberPerson], Households: fg.reached[report.MemberHousehold],
+			Adults: u.Adults, HouseholdsTotal: u.Households, FiguresEstimate: u.FiguresGenerated,
+			Logs: fg.total.Logs, Attendees: fg.total.Attendees, Incomplete: fg.total.Incomplete, Kinds: fg.kindMap(),
+			ActiveVolunteers: fg.reached[report.MemberVolunteer], LastActivity: lastActivity(fg.lastMS),
+			Targets: []schema.TargetFigure{}}
+		if u.Adults != nil {
+			row.PeoplePct = pct(row.People, float64(*u.Adults))
+		}
+		if u.Households != nil {
+			row.HouseholdsPct = pct(row.Households, float64(*u.Households))
+		}
+		for _, t := range targets[u.ID] {
+			switch t.Metric {
+			case schema.MetricPeople:
+				t.Reached = row.People
+			case schema.MetricHouseholds:
+				t.Reached = row.Households
+			default:
+				t.Reached = row.Kinds[t.Metric].Attendees
+			}
+			t.Pct = pct(t.Reached, t.Value)
+			row.Targets = append(row.Targets, t)
+		}
+		byLevel[u.Level] = append(byLevel[u.Level], row)
+	}
+	for _, level := range []string{schema.LevelProvince, schema.LevelDistrict, schema.LevelCommune, schema.LevelHamlet} {
+		rs := byLevel[level]
+		if len(rs) == 0 {
+			continue
+		}
+		idx := make([]int, len(rs))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.Slice(idx, func(i, j int) bool { return order[rs[idx[i]].UnitID] < order[rs[idx[j]].UnitID] })
+		sorted := make([]schema.CoverageRow, len(rs))
+		for i, k := range idx {
+			sorted[i] = rs[k]
+		}
+		rs = sorted
+		out.Levels = append(out.Levels, schema.CoverageLevel{Level: level, Rows: rs})
+	}
+	return out, nil
+}
+
+func lastActivityQuery(approvedOnly bool) string {
+	if approvedOnly {
+		return `SELECT ms FROM rpt_contrib WHERE hamlet_id = ? AND approved = 1 AND ms >= ? AND ms < ? ORDER BY ms DESC LIMIT 1`
+	}
+	return `SELECT ms FROM rpt_contrib WHERE hamlet_id = ? AND ms >= ? AND ms < ? ORDER BY ms DESC LIMIT 1`
+}
+
+// coverageTargets returns, per unit of the subtree, the targets that apply: for each
+// metric the newest version of the first of periods that has one.
+func coverageTargets(ctx context.Context, tx *sql.Tx, sc scope, periods []string) (map[int64][]schema.TargetFigure, error) {
+	out := map[int64][]schema.TargetFigure{}
+	if len(periods) == 0 {
+		return out, nil
+	}
+	args := []any{sc.lo, sc.hi}
+	for _, p := range periods {
+		args = append(args, p)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT t.unit_id, t.metric, t.period, t.value, t.version
+		FROM targets t JOIN units u ON u.id = t.unit_id
+		WHERE u.path >= ? AND u.path < ? AND t.period IN (`+placeholders(len(periods))+`)
+		AND t.version = (SELECT MAX(version) FROM targets t2 WHERE t2.unit_id = t.unit_id AND t2.metric = t.metric AND t2.period = t.period)`,
+		args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	rank := map[string]int{}
+	for i, p := range periods {
+		rank[p] = i
+	}
+	type um struct {
+		unit   int64
+		metric string
+	}
+	best := map[um]schema.TargetFigure{}
+	for rows.Next() {
+		var (
+			t    schema.TargetFigure
+			unit int64
+		)
+		if err := rows.Scan(&unit, &t.Metric, &t.Period, &t.Value, &t.Version); err != nil {
+			return nil, err
+		}
+		k := um{unit, t.Metric}
+		if b, ok := best[k]; !ok || rank[t.Period] < rank[b.Period] {
+			best[k] = t
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for k, t := range best {
+		out[k.unit] = append(out[k.unit], t)
+	}
+	for _, ts := range out {
+		sort.Slice(ts, func(i, j int) bool { return metricOrder(ts[i].Metric) < metricOrder(ts[j].Metric) })
+	}
+	return out, nil
+}
+
+// metricOrder sorts people, then households, then kinds in catalogue order.
+func metricOrder(m string) string {
+	switch m {
+	case schema.MetricPeople:
+		return "0"
+	case schema.MetricHouseholds:
+		return "1"
+	}
+	for _, k := range schema.DefaultKinds {
+		if k.Code == m {
+			return "2" + string(rune('a'+k.Sort))
+		}
+	}
+	return "3" + m
+}
+
+// TeamOutput returns the output of the teams of a unit's subtree for a period, and of
+// each of their volunteers. Rules, roles and errors as for Coverage.
+func (db *DB) TeamOutput(ctx context.Context, a schema.Actor, f schema.ReportFilter) (schema.TeamReport, error) {
+	root, from, to, err := db.reportStart(ctx, a, f)
+	if err != nil {
+		return schema.TeamReport{}, err
+	}
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return schema.TeamReport{}, err
+	}
+	defer tx.Rollback()
+	out := schema.TeamReport{
+		Unit: schema.ReportUnit{ID: root.ID, Level: root.Level, Name: root.Name, Code: root.Code},
+		From: from.String(), To: to.String(), GeneratedAt: db.Now().In(report.Vietnam).Format(time.RFC3339),
+		Teams: []schema.TeamOutput{},
+	}
+	if out.Kinds, err = reportKinds(ctx, tx); err != nil {
+		return out, err
+	}
+	sc := scopeOfPath(root.Path)
+	type teamAcc struct {
+		t       schema.TeamOutput
+		fig     figures
+		members map[int64]*figures
+	}
+	teams := map[int64]*teamAcc{}
+	rows, err := tx.QueryContext(ctx, `SELECT t.id, t.name, t.unit_id, u.name FROM teams t JOIN units u ON u.id = t.unit_id
+		WHERE u.path >= ? AND u.path < ?`, sc.lo, sc.hi)
+	if err != nil {
+		return out, err
+	}
+	for rows.Next() {
+		ta := &teamAcc{members: map[int64]*figures{}}
+		if err := rows.Scan(&ta.t.TeamID, &ta.t.Name, &ta.t.UnitID, &ta.t.UnitName); err != nil {
+			rows.Close()
+			return out, err
+		}
+		teams[ta.t.TeamID] = ta
+	}
+	if err := rows.Close(); err != nil {
+		return out, err
+	}
+	// Current members, active or not.
+	names := map[int64]string{}
+	revoked := map[int64]bool{}
+	rows, err = tx.QueryContext(ctx, `SELECT us.id, us.display_name, us.team_id, us.revoked_at IS NOT NULL FROM users us
+		JOIN teams t ON t.id = us.team_id JOIN units u ON u.id = t.unit_id
+		WHERE us.role = 'volunteer' AND u.path >= ? AND u.path < ?`, sc.lo, sc.hi)
+	if err != nil {
+		return out, err
+	}
+	for rows.Next() {
+		var (
+			id, team int64
+			name     string
+			rev      bool
+		)
+		if err := rows.Scan(&id, &name, &team, &rev); err != nil {
+			rows.Close()
+			return out, err
+		}
+		names[id], revoked[id] = name, rev
+		if ta := teams[team]; ta != nil && !rev {
+			ta.members[id] = &figures{}
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return out, err
+	}
+	err = readCells(ctx, tx, "t"+sc.lo, "t"+sc.hi, from, to, func(key string, data []byte, r report.CellRead) error {
+		team, vol, ok := keyTeam(key)
+		ta := teams[team]
+		if !ok || ta == nil {
+			return nil
+		}
+		if vol == 0 {
+			return ta.fig.addCell(data, r, report.All, from, false)
+		}
+		mf := ta.members[vol]
+		if mf == nil {
+			mf = &figures{}
+			ta.members[vol] = mf
+		}
+		return mf.addCell(data, r, report.All, from, true)
+	})
+	if err != nil {
+		return out, err
+	}
+	last, err := tx.PrepareContext(ctx, `SELECT ms FROM rpt_contrib WHERE team_id = ? AND volunteer_id = ? AND ms >= ? AND ms < ?
+		ORDER BY ms DESC LIMIT 1`)
+	if err != nil {
+		return out, err
+	}
+	defer last.Close()
+	lo, hi := from.StartMS(), to.Next().StartMS()
+	for _, ta := range teams {
+		var vols []schema.VolunteerOutput
+		for id, mf := range ta.members {
+			if mf.active() {
+				if err := last.QueryRowContext(ctx, ta.t.TeamID, id, lo, hi).Scan(&mf.lastMS); err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return out, err
+				}
+				ta.fig.addFigures(mf)
+				ta.t.ActiveVolunteers++
+			} else if revoked[id] {
+				continue
+			}
+			if _, ok := names[id]; !ok {
+				var n string
+				if err := tx.QueryRowContext(ctx, `SELECT display_name FROM users WHERE id = ?`, id).Scan(&n); err != nil {
+					return out, err
+				}
+				names[id] = n
+			}
+			vols = append(vols, schema.VolunteerOutput{VolunteerID: id, Name: names[id], Revoked: revoked[id], OutputFigures: outputFigures(mf)})
+		}
+		sortByCollation(vols, func(v schema.VolunteerOutput) string { return v.Name })
+		if vols == nil {
+			vols = []schema.VolunteerOutput{}
+		}
+		ta.t.OutputFigures = outputFigures(&ta.fig)
+		ta.t.Volunteers = vols
+		out.Teams = append(out.Teams, ta.t)
+	}
+	sortByCollation(out.Teams, func(t schema.TeamOutput) string { return t.UnitName + "\x00" + t.Name })
+	return out, nil
+}
+
+func outputFigures(f *figures) schema.OutputFigures {
+	return schema.OutputFigures{Logs: f.total.Logs, People: f.reached[report.MemberPerson], Attendees: f.total.Attendees,
+		Incomplete: f.total.Incomplete, Kinds: f.kindMap(), ActiveDays: f.reached[report.MemberDay],
+		LastActivity: lastActivity(f.lastMS)}
+}
+
+// sortByCollation sorts items by the Vietnamese collation of key, like sortVietnamese,
+// computing each collation key once (a province report sorts 1,600 rows).
+func sortByCollation[T any](items []T, key func(T) string) {
+	sortWith(collate.New(language.Vietnamese), items, key)
+}
+
+func sortWith[T any](c *collate.Collator, items []T, key func(T) string) {
+	var buf collate.Buffer
+	type keyed struct {
+		k []byte
+		v T
+	}
+	ks := make([]keyed, len(items))
+	for i, it := range items {
+		ks[i] = keyed{append([]byte(nil), c.KeyFromString(&buf, key(it))...), it}
+		buf.Reset()
+	}
+	sort.SliceStable(ks, func(i, j int) bool { return bytes.Compare(ks[i].k, ks[j].k) < 0 })
+	for i := range ks {
+		items[i] = ks[i].v
+	}
+}
+
+// treeOrder numbers units depth first, siblings in Vietnamese order of their names.
+func treeOrder(units map[string]*schema.Unit) map[int64]int {
+	children := map[string][]*schema.Unit{}
+	var roots []*schema.Unit
+	for p, u := range units {
+		parent := p[:strings.LastIndexByte(p[:len(p)-1], '/')+1]
+		if units[parent] == nil {
+			roots = append(roots, u)
+		} else {
+			children[parent] = append(children[parent], u)
+		}
+	}
+	order := make(map[int64]int, len(units))
+	c := collate.New(language.Vietnamese)
+	var walk func([]*schema.Unit)
+	walk = func(us []*schema.Unit) {
+		sortWith(c, us, func(u *schema.Unit) string { return u.Name })
+		for _, u := range us {
+			order[u.ID] = len(order)
+			walk(children[u.Path])
+		}
+	}
+	walk(roots)
+	return order
+}
+
+// unitTree is a subtree's units, read once and kept while no unit changes: a province
+// report would otherwise spend a good part of its time reading and ordering 1,600 units.
+type unitTree struct {
+	units map[string]*schema.Unit // by path; shared, read only
+	paths []string                // sorted
+	order map[int64]int           // treeOrder
+}
+
+var unitTrees struct {
+	sync.Mutex
+	m map[*DB]map[string]unitTreeEntry
+}
+
+type unitTreeEntry struct {
+	seq  int64
+	tree *unitTree
+}
+
+// subtreeUnits returns the units of the subtree at path, as of tx's snapshot.
+func subtreeUnits(ctx context.Context, tx *sql.Tx, db *DB, path string) (*unitTree, error) {
+	var seq sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT MAX(seq) FROM units`).Scan(&seq); err != nil {
+		return nil, err
+	}
+	unitTrees.Lock()
+	e, ok := unitTrees.m[db][path]
+	unitTrees.Unlock()
+	if ok && e.seq == seq.Int64 {
+		return e.tree, nil
+	}
+	sc := scopeOfPath(path)
+	rows, err := tx.QueryContext(ctx, `SELECT `+unitColumns+` FROM units WHERE path >= ? AND path < ?`, sc.lo, sc.hi)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	t := &unitTree{units: map[string]*schema.Unit{}}
+	for rows.Next() {
+		u, err := scanUnit(rows)
+		if err != nil {
+			return nil, err
+		}
+		t.units[u.Path] = &u
+		t.paths = append(t.paths, u.Path)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	sort.Strings(t.paths)
+	t.order = treeOrder(t.units)
+	unitTrees.Lock()
+	defer unitTrees.Unlock()
+	if unitTrees.m == nil {
+		unitTrees.m = map[*DB]map[string]unitTreeEntry{}
+	}
+	if len(unitTrees.m) > 16 { // databases opened and closed (tests): start afresh
+		unitTrees.m = map[*DB]map[string]unitTreeEntry{}
+	}
+	if unitTrees.m[db] == nil || len(unitTrees.m[db]) > 64 {
+		unitTrees.m[db] = map[string]unitTreeEntry{}
+	}
+	unitTrees.m[db][path] = unitTreeEntry{seq.Int64, t}
+	return t, nil
+}
