@@ -77,12 +77,18 @@ func ExampleClient_Enroll() {
 		log.Fatal(err)
 	}
 	fmt.Println(v.Name, v.Current)
-	// A code works once.
-	_, err = c.Enroll(ctx, d.URL, d.code)
-	fmt.Println("again:", schema.ErrorCode(err))
+	// A code works once: the same phone may redeem it again for a few minutes (its first
+	// answer may have been lost on the way), any other phone is refused.
+	other, err := clientsdk.Open(ctx, filepath.Join(d.dir, "other.db"), clientsdk.Options{DeviceName: "Máy khác"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer other.Close()
+	_, err = other.Enroll(ctx, d.URL, d.code)
+	fmt.Println("on another phone:", schema.ErrorCode(err))
 	// Output:
 	// Nguyễn Thị Hồng true
-	// again: unauthorized
+	// on another phone: unauthorized
 }
 
 func ExampleClient_Record() {
