@@ -10,9 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/text/collate"
-	"golang.org/x/text/language"
-
 	"github.com/cdtsync/cdtsync/schema"
 )
 
@@ -147,7 +144,7 @@ func reference[T any](ctx context.Context, c *Client, typ string) ([]T, error) {
 // (their unit and its subtree), by level then name. Empty before the first Sync.
 func (c *Client) Units(ctx context.Context) ([]schema.Unit, error) {
 	us, err := reference[schema.Unit](ctx, c, "unit")
-	col := collate.New(language.Vietnamese) // "Khóm Cái Sơn" before "Khóm Đông", as readers expect
+	col := schema.NewCollator() // "Khóm Cái Sơn" before "Khóm Đông", as readers expect
 	slices.SortFunc(us, func(a, b schema.Unit) int {
 		return cmp.Or(cmp.Compare(schema.LevelRank(a.Level), schema.LevelRank(b.Level)), col.CompareString(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
 	})

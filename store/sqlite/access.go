@@ -11,8 +11,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/collate"
-	"golang.org/x/text/language"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/cdtsync/cdtsync/schema"
@@ -135,7 +133,7 @@ func cleanUsername(s string) (string, error) {
 // sortVietnamese sorts items by the Vietnamese collation of key (not by bytes: "Đặng"
 // sorts after "Dương", "Ấp" with "Ap").
 func sortVietnamese[T any](items []T, key func(T) string) {
-	c := collate.New(language.Vietnamese)
+	c := schema.NewCollator()
 	keys := make([]string, len(items))
 	for i := range items {
 		keys[i] = key(items[i])

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/text/collate"
-	"golang.org/x/text/language"
 
 	"github.com/cdtsync/cdtsync/report"
 	"github.com/cdtsync/cdtsync/schema"
@@ -567,7 +566,7 @@ func outputFigures(f *figures) schema.OutputFigures {
 // sortByCollation sorts items by the Vietnamese collation of key, like sortVietnamese,
 // computing each collation key once (a province report sorts 1,600 rows).
 func sortByCollation[T any](items []T, key func(T) string) {
-	sortWith(collate.New(language.Vietnamese), items, key)
+	sortWith(schema.NewCollator(), items, key)
 }
 
 func sortWith[T any](c *collate.Collator, items []T, key func(T) string) {
@@ -600,7 +599,7 @@ func treeOrder(units map[string]*schema.Unit) map[int64]int {
 		}
 	}
 	order := make(map[int64]int, len(units))
-	c := collate.New(language.Vietnamese)
+	c := schema.NewCollator()
 	var walk func([]*schema.Unit)
 	walk = func(us []*schema.Unit) {
 		sortWith(c, us, func(u *schema.Unit) string { return u.Name })

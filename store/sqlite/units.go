@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/text/collate"
-	"golang.org/x/text/language"
 
 	"github.com/cdtsync/cdtsync/schema"
 	"github.com/cdtsync/cdtsync/schema/unitfile"
@@ -187,7 +186,7 @@ func (db *DB) ListUnits(ctx context.Context, actor schema.Actor, parent *int64, 
 }
 
 // collators are Vietnamese collators; a Collator is not safe for concurrent use.
-var collators = sync.Pool{New: func() any { return collate.New(language.Vietnamese, collate.Numeric) }}
+var collators = sync.Pool{New: func() any { return schema.NewCollator() }}
 
 // SortUnits sorts units by name in Vietnamese order (Ă and Â after A, Đ after D, tones
 // after the letters; numbers as numbers), then by id.
