@@ -11,6 +11,7 @@ import (
 	"github.com/cdtsync/cdtsync/schema"
 	"github.com/cdtsync/cdtsync/schema/unitfile"
 	"github.com/cdtsync/cdtsync/store/sqlite"
+	"github.com/cdtsync/cdtsync/store/unitimport"
 )
 
 // unitColumns is the column list scanUnit reads.
@@ -177,4 +178,6 @@ func (db *DB) UnitByCode(ctx context.Context, codeList, code string) (schema.Uni
 	return u, err
 }
 
-func adminOrigin(system, level, code string) string { return system + "/" + level + "/" + code }
+// adminOrigin is the origin (stable import key) of a province, district or commune, as
+// the unit import keys them.
+var adminOrigin = unitimport.AdminOrigin

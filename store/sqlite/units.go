@@ -14,6 +14,7 @@ import (
 
 	"github.com/cdtsync/cdtsync/schema"
 	"github.com/cdtsync/cdtsync/schema/unitfile"
+	"github.com/cdtsync/cdtsync/store/unitimport"
 )
 
 // unitColumns is the column list scanUnit reads.
@@ -236,7 +237,6 @@ func (db *DB) UnitByCode(ctx context.Context, codeList, code string) (schema.Uni
 	return u, err
 }
 
-// adminOrigin is the origin (stable import key) of a province, district or commune: its
-// code system, level and code. Codes name one unit within a code system, so a unit
-// keeps its row across the lists of its system.
-func adminOrigin(system, level, code string) string { return system + "/" + level + "/" + code }
+// adminOrigin is the origin (stable import key) of a province, district or commune, as
+// the unit import keys them.
+var adminOrigin = unitimport.AdminOrigin
