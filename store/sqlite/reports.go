@@ -1,17 +1,12 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
-	"math"
 	"sort"
-	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/text/collate"
 
 	"github.com/cdtsync/cdtsync/report"
 	"github.com/cdtsync/cdtsync/schema"
@@ -98,99 +93,6 @@ func readCells(ctx context.Context, tx *sql.Tx, lo, hi string, from, to report.D
 	return nil
 }
 
-// figures accumulates one group's figures over a period.
-type figures struct {
-	reached [report.NumMembers]int64
-	total   report.Sums
-	kinds   map[string]*schema.KindFigures
-	lastMS  int64
-}
-
-func (f *figures) addCell(data []byte, r report.CellRead, v int, from report.Day, withSums bool) error {
-	var reached *[report.NumMembers]int64
-	if r.Pairs {
-		reached = &f.reached
-	}
-	var sums func([]byte, report.Sums)
-	if withSums && r.Sums {
-		sums = f.addKindSums
-	}
-	return report.Scan(data, v, from, reached, sums)
-}
-
-// addKindSums adds a kind's sums, the kind given as bytes (no allocation once seen).
-func (f *figures) addKindSums(kind []byte, s report.Sums) {
-	if s == (report.Sums{}) {
-		return
-	}
-	if k := f.kinds[string(kind)]; k != nil {
-		k.Logs += s.Logs
-		k.Attendees += s.Attendees
-		k.Incomplete += s.Incomplete
-		f.total.Logs += s.Logs
-		f.total.Attendees += s.Attendees
-		f.total.Incomplete += s.Incomplete
-		return
-	}
-	f.addSums(string(kind), s)
-}
-
-func (f *figures) addSums(kind string, s report.Sums) {
-	if s == (report.Sums{}) {
-		return
-	}
-	if f.kinds == nil {
-		f.kinds = map[string]*schema.KindFigures{}
-	}
-	k := f.kinds[kind]
-	if k == nil {
-		k = &schema.KindFigures{}
-		f.kinds[kind] = k
-	}
-	k.Logs += s.Logs
-	k.Attendees += s.Attendees
-	k.Incomplete += s.Incomplete
-	f.total.Logs += s.Logs
-	f.total.Attendees += s.Attendees
-	f.total.Incomplete += s.Incomplete
-}
-
-func (f *figures) addFigures(o *figures) {
-	for kind, k := range o.kinds {
-		f.addSums(kind, report.Sums{Logs: k.Logs, Attendees: k.Attendees, Incomplete: k.Incomplete})
-	}
-	if o.lastMS > f.lastMS {
-		f.lastMS = o.lastMS
-	}
-}
-
-func (f *figures) active() bool { return f.total.Logs > 0 || f.total.Incomplete > 0 }
-
-func (f *figures) kindMap() map[string]schema.KindFigures {
-	out := map[string]schema.KindFigures{}
-	for k, v := range f.kinds {
-		out[k] = *v
-	}
-	return out
-}
-
-func lastActivity(ms int64) *string {
-	if ms == 0 {
-		return nil
-	}
-	s := time.UnixMilli(ms).In(report.Vietnam).Format(time.RFC3339)
-	return &s
-}
-
-// pct returns n as a percentage of of, with one decimal, or nil if of is not positive.
-func pct(n int64, of float64) *float64 {
-	if of <= 0 {
-		return nil
-	}
-	p := math.Round(float64(n)/of*1000) / 10
-	return &p
-}
-
 func reportKinds(ctx context.Context, tx *sql.Tx) ([]schema.Kind, error) {
 	m, err := queryKinds(ctx, tx)
 	if err != nil {
@@ -244,9 +146,9 @@ func (db *DB) Coverage(ctx context.Context, a schema.Actor, f schema.ReportFilte
 		return out, err
 	}
 	units := tree.units
-	figs := make(map[string]*figures, len(units))
+	figs := make(map[string]*report.Figures, len(units))
 	for p := range units {
-		figs[p] = &figures{}
+		figs[p] = &report.Figures{}
 	}
 	v := report.All
 	if f.ApprovedOnly {
@@ -258,7 +160,7 @@ func (db *DB) Coverage(ctx context.Context, a schema.Actor, f schema.ReportFilte
 		if u == nil {
 			return nil
 		}
-		return figs[path].addCell(data, r, v, from, u.Level == schema.LevelHamlet)
+		return figs[path].AddCell(data, r, v, from, u.Level == schema.LevelHamlet)
 	})
 	if err != nil {
 		return out, err
@@ -273,18 +175,18 @@ func (db *DB) Coverage(ctx context.Context, a schema.Actor, f schema.ReportFilte
 	paths := tree.paths
 	for _, p := range paths {
 		u := units[p]
-		if u.Level != schema.LevelHamlet || !figs[p].active() {
+		if u.Level != schema.LevelHamlet || !figs[p].Active() {
 			continue
 		}
 		var ms int64
 		if err := last.QueryRowContext(ctx, u.ID, lo, hi).Scan(&ms); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return out, err
 		}
-		figs[p].lastMS = ms
+		figs[p].LastMS = ms
 		for _, anc := range ancestorPaths(p) {
 			if anc != p && len(anc) >= len(root.Path) {
 				if af := figs[anc]; af != nil {
-					af.addFigures(figs[p])
+					af.AddFigures(figs[p])
 				}
 			}
 		}
@@ -293,61 +195,7 @@ func (db *DB) Coverage(ctx context.Context, a schema.Actor, f schema.ReportFilte
 	if err != nil {
 		return out, err
 	}
-	// Rows, top level first; within a level in tree order with siblings in Vietnamese
-	// order of their names (hamlets by province, district, commune, then name).
-	byLevel := map[string][]schema.CoverageRow{}
-	order := tree.order
-	for _, p := range paths {
-		u, fg := units[p], figs[p]
-		if schema.LevelRank(u.Level) < schema.LevelRank(root.Level) {
-			continue
-		}
-		if u.ValidTo != "" && !fg.active() && fg.reached == [report.NumMembers]int64{} {
-			continue // an ended unit with nothing in the period
-		}
-		row := schema.CoverageRow{UnitID: u.ID, ParentID: u.ParentID, Level: u.Level, UnitType: u.UnitType, Code: u.Code,
-			Name: u.Name, People: fg.reached[report.MemberPerson], Households: fg.reached[report.MemberHousehold],
-			Adults: u.Adults, HouseholdsTotal: u.Households, FiguresEstimate: u.FiguresGenerated,
-			Logs: fg.total.Logs, Attendees: fg.total.Attendees, Incomplete: fg.total.Incomplete, Kinds: fg.kindMap(),
-			ActiveVolunteers: fg.reached[report.MemberVolunteer], LastActivity: lastActivity(fg.lastMS),
-			Targets: []schema.TargetFigure{}}
-		if u.Adults != nil {
-			row.PeoplePct = pct(row.People, float64(*u.Adults))
-		}
-		if u.Households != nil {
-			row.HouseholdsPct = pct(row.Households, float64(*u.Households))
-		}
-		for _, t := range targets[u.ID] {
-			switch t.Metric {
-			case schema.MetricPeople:
-				t.Reached = row.People
-			case schema.MetricHouseholds:
-				t.Reached = row.Households
-			default:
-				t.Reached = row.Kinds[t.Metric].Attendees
-			}
-			t.Pct = pct(t.Reached, t.Value)
-			row.Targets = append(row.Targets, t)
-		}
-		byLevel[u.Level] = append(byLevel[u.Level], row)
-	}
-	for _, level := range []string{schema.LevelProvince, schema.LevelDistrict, schema.LevelCommune, schema.LevelHamlet} {
-		rs := byLevel[level]
-		if len(rs) == 0 {
-			continue
-		}
-		idx := make([]int, len(rs))
-		for i := range idx {
-			idx[i] = i
-		}
-		sort.Slice(idx, func(i, j int) bool { return order[rs[idx[i]].UnitID] < order[rs[idx[j]].UnitID] })
-		sorted := make([]schema.CoverageRow, len(rs))
-		for i, k := range idx {
-			sorted[i] = rs[k]
-		}
-		rs = sorted
-		out.Levels = append(out.Levels, schema.CoverageLevel{Level: level, Rows: rs})
-	}
+	out.Levels = report.CoverageLevels(root, units, paths, tree.order, figs, targets)
 	return out, nil
 }
 
@@ -407,25 +255,9 @@ func coverageTargets(ctx context.Context, tx *sql.Tx, sc scope, periods []string
 		out[k.unit] = append(out[k.unit], t)
 	}
 	for _, ts := range out {
-		sort.Slice(ts, func(i, j int) bool { return metricOrder(ts[i].Metric) < metricOrder(ts[j].Metric) })
+		sort.Slice(ts, func(i, j int) bool { return report.MetricOrder(ts[i].Metric) < report.MetricOrder(ts[j].Metric) })
 	}
 	return out, nil
-}
-
-// metricOrder sorts people, then households, then kinds in catalogue order.
-func metricOrder(m string) string {
-	switch m {
-	case schema.MetricPeople:
-		return "0"
-	case schema.MetricHouseholds:
-		return "1"
-	}
-	for _, k := range schema.DefaultKinds {
-		if k.Code == m {
-			return "2" + string(rune('a'+k.Sort))
-		}
-	}
-	return "3" + m
 }
 
 // TeamOutput returns the output of the teams of a unit's subtree for a period, and of
@@ -451,8 +283,8 @@ func (db *DB) TeamOutput(ctx context.Context, a schema.Actor, f schema.ReportFil
 	sc := scopeOfPath(root.Path)
 	type teamAcc struct {
 		t       schema.TeamOutput
-		fig     figures
-		members map[int64]*figures
+		fig     report.Figures
+		members map[int64]*report.Figures
 	}
 	teams := map[int64]*teamAcc{}
 	rows, err := tx.QueryContext(ctx, `SELECT t.id, t.name, t.unit_id, u.name FROM teams t JOIN units u ON u.id = t.unit_id
@@ -461,7 +293,7 @@ func (db *DB) TeamOutput(ctx context.Context, a schema.Actor, f schema.ReportFil
 		return out, err
 	}
 	for rows.Next() {
-		ta := &teamAcc{members: map[int64]*figures{}}
+		ta := &teamAcc{members: map[int64]*report.Figures{}}
 		if err := rows.Scan(&ta.t.TeamID, &ta.t.Name, &ta.t.UnitID, &ta.t.UnitName); err != nil {
 			rows.Close()
 			return out, err
@@ -492,7 +324,7 @@ func (db *DB) TeamOutput(ctx context.Context, a schema.Actor, f schema.ReportFil
 		}
 		names[id], revoked[id] = name, rev
 		if ta := teams[team]; ta != nil && !rev {
-			ta.members[id] = &figures{}
+			ta.members[id] = &report.Figures{}
 		}
 	}
 	if err := rows.Close(); err != nil {
@@ -505,14 +337,14 @@ func (db *DB) TeamOutput(ctx context.Context, a schema.Actor, f schema.ReportFil
 			return nil
 		}
 		if vol == 0 {
-			return ta.fig.addCell(data, r, report.All, from, false)
+			return ta.fig.AddCell(data, r, report.All, from, false)
 		}
 		mf := ta.members[vol]
 		if mf == nil {
-			mf = &figures{}
+			mf = &report.Figures{}
 			ta.members[vol] = mf
 		}
-		return mf.addCell(data, r, report.All, from, true)
+		return mf.AddCell(data, r, report.All, from, true)
 	})
 	if err != nil {
 		return out, err
@@ -527,11 +359,11 @@ func (db *DB) TeamOutput(ctx context.Context, a schema.Actor, f schema.ReportFil
 	for _, ta := range teams {
 		var vols []schema.VolunteerOutput
 		for id, mf := range ta.members {
-			if mf.active() {
-				if err := last.QueryRowContext(ctx, ta.t.TeamID, id, lo, hi).Scan(&mf.lastMS); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			if mf.Active() {
+				if err := last.QueryRowContext(ctx, ta.t.TeamID, id, lo, hi).Scan(&mf.LastMS); err != nil && !errors.Is(err, sql.ErrNoRows) {
 					return out, err
 				}
-				ta.fig.addFigures(mf)
+				ta.fig.AddFigures(mf)
 				ta.t.ActiveVolunteers++
 			} else if revoked[id] {
 				continue
@@ -543,73 +375,18 @@ func (db *DB) TeamOutput(ctx context.Context, a schema.Actor, f schema.ReportFil
 				}
 				names[id] = n
 			}
-			vols = append(vols, schema.VolunteerOutput{VolunteerID: id, Name: names[id], Revoked: revoked[id], OutputFigures: outputFigures(mf)})
+			vols = append(vols, schema.VolunteerOutput{VolunteerID: id, Name: names[id], Revoked: revoked[id], OutputFigures: mf.Output()})
 		}
-		sortByCollation(vols, func(v schema.VolunteerOutput) string { return v.Name })
+		report.SortByCollation(vols, func(v schema.VolunteerOutput) string { return v.Name })
 		if vols == nil {
 			vols = []schema.VolunteerOutput{}
 		}
-		ta.t.OutputFigures = outputFigures(&ta.fig)
+		ta.t.OutputFigures = ta.fig.Output()
 		ta.t.Volunteers = vols
 		out.Teams = append(out.Teams, ta.t)
 	}
-	sortByCollation(out.Teams, func(t schema.TeamOutput) string { return t.UnitName + "\x00" + t.Name })
+	report.SortByCollation(out.Teams, func(t schema.TeamOutput) string { return t.UnitName + "\x00" + t.Name })
 	return out, nil
-}
-
-func outputFigures(f *figures) schema.OutputFigures {
-	return schema.OutputFigures{Logs: f.total.Logs, People: f.reached[report.MemberPerson], Attendees: f.total.Attendees,
-		Incomplete: f.total.Incomplete, Kinds: f.kindMap(), ActiveDays: f.reached[report.MemberDay],
-		LastActivity: lastActivity(f.lastMS)}
-}
-
-// sortByCollation sorts items by the Vietnamese collation of key, like sortVietnamese,
-// computing each collation key once (a province report sorts 1,600 rows).
-func sortByCollation[T any](items []T, key func(T) string) {
-	sortWith(schema.NewCollator(), items, key)
-}
-
-func sortWith[T any](c *collate.Collator, items []T, key func(T) string) {
-	var buf collate.Buffer
-	type keyed struct {
-		k []byte
-		v T
-	}
-	ks := make([]keyed, len(items))
-	for i, it := range items {
-		ks[i] = keyed{append([]byte(nil), c.KeyFromString(&buf, key(it))...), it}
-		buf.Reset()
-	}
-	sort.SliceStable(ks, func(i, j int) bool { return bytes.Compare(ks[i].k, ks[j].k) < 0 })
-	for i := range ks {
-		items[i] = ks[i].v
-	}
-}
-
-// treeOrder numbers units depth first, siblings in Vietnamese order of their names.
-func treeOrder(units map[string]*schema.Unit) map[int64]int {
-	children := map[string][]*schema.Unit{}
-	var roots []*schema.Unit
-	for p, u := range units {
-		parent := p[:strings.LastIndexByte(p[:len(p)-1], '/')+1]
-		if units[parent] == nil {
-			roots = append(roots, u)
-		} else {
-			children[parent] = append(children[parent], u)
-		}
-	}
-	order := make(map[int64]int, len(units))
-	c := schema.NewCollator()
-	var walk func([]*schema.Unit)
-	walk = func(us []*schema.Unit) {
-		sortWith(c, us, func(u *schema.Unit) string { return u.Name })
-		for _, u := range us {
-			order[u.ID] = len(order)
-			walk(children[u.Path])
-		}
-	}
-	walk(roots)
-	return order
 }
 
 // unitTree is a subtree's units, read once and kept while no unit changes: a province
@@ -617,7 +394,7 @@ func treeOrder(units map[string]*schema.Unit) map[int64]int {
 type unitTree struct {
 	units map[string]*schema.Unit // by path; shared, read only
 	paths []string                // sorted
-	order map[int64]int           // treeOrder
+	order map[int64]int           // report.TreeOrder
 }
 
 var unitTrees struct {
@@ -661,7 +438,7 @@ func subtreeUnits(ctx context.Context, tx *sql.Tx, db *DB, path string) (*unitTr
 		return nil, err
 	}
 	sort.Strings(t.paths)
-	t.order = treeOrder(t.units)
+	t.order = report.TreeOrder(t.units)
 	unitTrees.Lock()
 	defer unitTrees.Unlock()
 	if unitTrees.m == nil {

@@ -1,4 +1,4 @@
-package sqlite
+package report
 
 import (
 	"testing"
@@ -18,7 +18,7 @@ func TestReportUnitOrder(t *testing.T) {
 	add(5, "/1/5/", "Khóm 1")
 	add(6, "/6/", "Phường An Hòa")
 	add(7, "/6/7/", "Ấp Tân Hòa")
-	order := treeOrder(us)
+	order := TreeOrder(us)
 	want := []int64{6, 7, 1, 4, 5, 3, 2}
 	for i, id := range want {
 		if order[id] != i {
