@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,9 @@ func readBody(c echo.Context, max int64) ([]byte, error) {
 		}
 		defer gz.Close()
 		src = gz
+		if m, ok := r.(interface{ decoded(io.Reader) io.Reader }); ok {
+			src = m.decoded(src) // a push admitted with an estimated share (server/ops.go)
+		}
 	default:
 		return nil, schema.Errorf(schema.CodeInvalid, "Content-Encoding %q không được hỗ trợ (chỉ gzip) / unsupported Content-Encoding %q (gzip only)", enc, enc)
 	}
@@ -40,6 +44,9 @@ func readBody(c echo.Context, max int64) ([]byte, error) {
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
 			return nil, tooLarge(max)
+		}
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return nil, err // the push ran out of time waiting for memory: admitPush answers 503
 		}
 		return nil, schema.Errorf(schema.CodeInvalid, "Không đọc được nội dung yêu cầu / cannot read request body: %v", err)
 	}

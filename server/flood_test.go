@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/cdtsync/cdtsync/schema"
 )
 
@@ -169,4 +171,125 @@ func flood(t *testing.T, pushMemory int64, phones, opsPerPush int) (int64, int) 
 	}
 	t.Logf("push memory %d MiB: %d of %d pushes refused at first (503), all stored once after resending", pushMemory>>20, refused, phones)
 	return peak.Load(), refused
+}
+
+// TestPushWaitersHoldLittleMemory: hundreds of pushes waiting for admission (the evening
+// storm's phones arriving faster than the writer commits) each hold only their
+// connection's buffers and request, a few tens of KB — not a body, not a decoder, not an
+// answer compressor. Echo's Gzip middleware took a pooled gzip writer (about 1 MB of flate
+// state once it had compressed an answer) when a request arrived, so each waiting push
+// held one: the storm's server grew to 4 GB with 4,000 pushes waiting (docs/BENCHMARKS.md).
+// The test first has many answers compressed at once, so the pool is full of used
+// compressors, as it is under load.
+func TestPushWaitersHoldLittleMemory(t *testing.T) {
+	const waiting = 300
+	env := newTestEnvWith(t, func(cfg *Config) {
+		cfg.PushMemory = 64 << 10 // a handful of pushes at once; the rest wait
+		cfg.Timeouts.PushWait = time.Minute
+	})
+	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: waiting + 10}}
+	// The live heap after two collections: the first moves what sync.Pools hold aside, the
+	// second frees it, so only what requests hold is counted.
+	sample := []rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	live := func() int64 {
+		runtime.GC()
+		runtime.GC()
+		rtmetrics.Read(sample)
+		return int64(sample[0].Value.Uint64())
+	}
+	base := live()
+	// Many answers compressed at once (a test route that writes 2 KB, then waits for the
+	// others): the pool holds used compressors afterwards.
+	const warm = 64
+	barrier := make(chan struct{})
+	var arrived sync.WaitGroup
+	arrived.Add(warm)
+	env.Srv.Echo().GET("/test/compressed", func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderContentType, "text/plain")
+		c.Response().WriteHeader(http.StatusOK)
+		c.Response().Write([]byte(strings.Repeat("Tổ công nghệ số cộng đồng. ", 80)))
+		arrived.Done()
+		<-barrier
+		return nil
+	})
+	var wg sync.WaitGroup
+	for i := 0; i < warm; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", env.HTTP.URL+"/test/compressed", nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.Header.Get("Content-Encoding") != "gzip" {
+				t.Error("the warm-up answer was not compressed")
+			}
+		}()
+	}
+	arrived.Wait()
+	close(barrier)
+	wg.Wait()
+
+	batches := make([][]schema.Op, waiting)
+	bodies := make([][]byte, waiting)
+	for i := range batches {
+		batches[i] = newOps(env, 20, "Hướng dẫn cài VNeID")
+		bodies[i] = pushBody(env, batches[i])
+	}
+	release := blockWriter(t, env)
+	status := make([]int, waiting)
+	for i := range bodies {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", env.HTTP.URL+"/v1/sync/push", bytes.NewReader(bodies[i]))
+			req.Header.Set("Authorization", "Bearer "+env.VolSaDec.Token)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept-Encoding", "gzip")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			status[i] = resp.StatusCode
+		}(i)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	admitted := 0
+	for {
+		admitted = int(env.DB.Stats().QueueJobs)
+		if env.Srv.pushMem.waiting()+admitted >= waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pushes wait for admission, %d in the writer's queue; want %d in all", env.Srv.pushMem.waiting(), admitted, waiting)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	held := live() - base
+	per := held / waiting
+	t.Logf("%d pushes in flight (%d admitted, in the writer's queue; %d waiting for admission): live heap +%d KiB, %d KiB per push (client side included)",
+		waiting, admitted, waiting-admitted, held>>10, per>>10)
+	if per > 64<<10 {
+		t.Errorf("each push in flight holds %d KiB of heap, want under 64 KiB", per>>10)
+	}
+	release()
+	wg.Wait()
+	for i, s := range status {
+		if s != http.StatusOK {
+			t.Fatalf("push %d answered %d", i, s)
+		}
+	}
+	var total int
+	env.DB.WriteDB().QueryRow(`SELECT count(*) FROM ops`).Scan(&total)
+	if total != waiting*20 {
+		t.Fatalf("%d op results, want %d", total, waiting*20)
+	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -148,18 +149,38 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// gzipEstimate is how many times its gzipped size a push body is assumed to take once
+// decompressed, for its admission share: phones' JSON compresses 4–5× (cdtload's storm
+// pushes: 539 bytes per op, 134 gzipped). A body that decompresses to more asks for the
+// rest while it is read (pushMeter).
+const gzipEstimate = 8
+
+// minPushShare is the least a push is charged: headers, the decoded request, the answer.
+const minPushShare = 4 << 10
+
+// pushAppliedKey marks in the echo.Context a push whose effects are on disk: from then on
+// nothing may turn its answer into an error that says "not applied".
+const pushAppliedKey = "cdtsync.push_applied"
+
 // admitPush is the push route's admission control, before the body is read:
 //
-//   - memory: each push takes a share of Config.PushMemory — its Content-Length, or the
-//     largest body allowed when the length is unknown or the body is gzipped — and gives
-//     it back when answered. A push that cannot get its share within PushWait answers 503
-//     with Retry-After without its body having been read, so memory stays bounded by
-//     PushMemory (times the decoding overhead) however many phones push at once;
+//   - memory: each push takes a share of Config.PushMemory and gives it back when
+//     answered: its Content-Length; for a gzipped body, gzipEstimate times its
+//     Content-Length (and if it decompresses to more, it gives its share back and waits
+//     for the largest body's, see pushMeter); the largest body allowed when the length is
+//     unknown. A push that cannot get its share within PushWait answers 503 with
+//     Retry-After without its body having been read, so memory stays bounded by
+//     PushMemory (times the decoding overhead) however many phones push at once. A
+//     waiting push holds its connection's buffers and goroutine, a few tens of KB, and no
+//     answer compressor (compressAnswers);
 //   - time: the push's context ends after PushWait; a push still waiting then (for
-//     admission or for the writer's queue) answers 503 with Retry-After, and the writer
-//     skips it if it had not started. Nothing is half-applied either way: the store
-//     applies a push whole or not at all, and a push whose answer was lost answers
-//     already_applied when the phone resends it.
+//     admission or in the writer's queue) answers 503 with Retry-After, and the writer
+//     skips it. A push the writer has begun is never answered with an error for lack of
+//     time: the writer runs it to its end and the push answers 200 with its results, even
+//     past PushWait (store/sqlite's Write). Nothing is half-applied either way, and a push
+//     whose answer was lost (the phone hung up) answers already_applied when resent;
+//   - reading: the body's read deadline (Timeouts.Read) starts when the push is admitted,
+//     so a long wait for admission does not eat the phone's time to send its body.
 //
 // A push whose phone hung up gets no answer (499 in the access log) and, if it had not
 // reached the writer, is not applied.
@@ -167,11 +188,20 @@ func (s *Server) admitPush(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		need := int64(schema.MaxBodyBytes)
-		if r.ContentLength >= 0 && r.ContentLength < need && r.Header.Get(echo.HeaderContentEncoding) == "" {
-			need = r.ContentLength
+		gzipped := false
+		switch strings.ToLower(strings.TrimSpace(r.Header.Get(echo.HeaderContentEncoding))) {
+		case "", "identity":
+			if r.ContentLength >= 0 && r.ContentLength < need {
+				need = r.ContentLength
+			}
+		case "gzip":
+			gzipped = true
+			if r.ContentLength >= 0 && r.ContentLength < need/gzipEstimate {
+				need = r.ContentLength * gzipEstimate
+			}
 		}
-		if need < 4<<10 {
-			need = 4 << 10 // headers, the decoded request, the answer
+		if need < minPushShare {
+			need = minPushShare
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.timeouts.PushWait)
 		defer cancel()
@@ -179,15 +209,61 @@ func (s *Server) admitPush(next echo.HandlerFunc) echo.HandlerFunc {
 			s.m.admission.WithLabelValues("refused").Inc()
 			return s.pushGaveUp(c, r.Context())
 		}
-		defer s.pushMem.release(need)
+		meter := &pushMeter{ctx: ctx, mem: s.pushMem, held: need}
+		defer func() { s.pushMem.release(meter.held) }()
 		s.m.admission.WithLabelValues("admitted").Inc()
+		if r.Body != nil && r.Body != http.NoBody {
+			_ = http.NewResponseController(c.Response().Writer).SetReadDeadline(time.Now().Add(s.timeouts.Read))
+			if gzipped && need < schema.MaxBodyBytes {
+				meter.ReadCloser = r.Body
+				r.Body = meter
+			}
+		}
 		c.SetRequest(r.WithContext(ctx))
 		err := next(c)
-		if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) && ctx.Err() != nil {
+		if err != nil && c.Get(pushAppliedKey) == nil && ctx.Err() != nil &&
+			(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
 			return s.pushGaveUp(c, r.Context())
 		}
 		return err
 	}
+}
+
+// pushMeter is a gzipped push body admitted with an estimated share. readBody counts the
+// decompressed bytes through it (decoded); past the share, the push gives its share back
+// and waits, within its deadline, for the largest body's. Giving back before waiting means
+// no push holds a share while it waits for more, so pushes that all decompress to more
+// than estimated cannot block each other; what they have read meanwhile was admitted
+// within PushMemory, and while they wait at the head of the FIFO nothing new is admitted.
+type pushMeter struct {
+	io.ReadCloser // the compressed body
+	ctx           context.Context
+	mem           *weighted
+	held          int64 // the share held now
+	read          int64 // decompressed bytes read
+}
+
+// decoded wraps the decompressed stream read from this body.
+func (m *pushMeter) decoded(r io.Reader) io.Reader { return &meteredReader{m: m, r: r} }
+
+type meteredReader struct {
+	m *pushMeter
+	r io.Reader
+}
+
+func (d *meteredReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	m := d.m
+	m.read += int64(n)
+	if m.read > m.held && m.held < schema.MaxBodyBytes {
+		m.mem.release(m.held)
+		m.held = 0
+		if werr := m.mem.acquire(m.ctx, schema.MaxBodyBytes); werr != nil {
+			return n, werr // a context error: readBody passes it on, admitPush answers 503
+		}
+		m.held = schema.MaxBodyBytes
+	}
+	return n, err
 }
 
 // pushGaveUp answers a push that ran out of time: 503 with Retry-After, or nothing if
@@ -275,9 +351,128 @@ func (w *weighted) notify() {
 	}
 }
 
+// waiting returns how many acquire calls wait now.
+func (w *weighted) waiting() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.waiters)
+}
+
 // inUse returns the units held now.
 func (w *weighted) inUse() int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.cur
+}
+
+// compressAnswers gzips answers of minLength bytes or more for clients that accept gzip,
+// as Echo's Gzip middleware does, but takes a compressor from its pool only when an
+// answer's body is written, and gives it back when the answer ends. Echo's takes one when
+// the request arrives: a compressor at the default level holds about 1 MB of flate state,
+// so every push waiting for admission or for the writer held one — 4 GB with 4,000 pushes
+// waiting in the evening storm (docs/BENCHMARKS.md).
+func compressAnswers(minLength int) echo.MiddlewareFunc {
+	pool := &sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			res := c.Response()
+			res.Header().Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
+			if !strings.Contains(c.Request().Header.Get(echo.HeaderAcceptEncoding), "gzip") {
+				return next(c)
+			}
+			rw := res.Writer
+			w := &lazyGzip{ResponseWriter: rw, pool: pool, min: minLength}
+			res.Writer = w
+			defer w.finish(res, rw)
+			return next(c)
+		}
+	}
+}
+
+// lazyGzip holds an answer's start until it reaches min bytes (then compresses it) or
+// ends (then sends it as is).
+type lazyGzip struct {
+	http.ResponseWriter
+	pool        *sync.Pool
+	min         int
+	buf         []byte
+	code        int
+	wroteHeader bool
+	gz          *gzip.Writer // from pool once the answer is compressed
+}
+
+func (w *lazyGzip) WriteHeader(code int) {
+	w.Header().Del(echo.HeaderContentLength)
+	w.wroteHeader, w.code = true, code
+}
+
+func (w *lazyGzip) Write(b []byte) (int, error) {
+	if w.gz != nil {
+		return w.gz.Write(b)
+	}
+	if w.Header().Get(echo.HeaderContentType) == "" {
+		w.Header().Set(echo.HeaderContentType, http.DetectContentType(b))
+	}
+	if len(w.buf)+len(b) < w.min {
+		w.buf = append(w.buf, b...)
+		return len(b), nil
+	}
+	if err := w.start(); err != nil {
+		return 0, err
+	}
+	return w.gz.Write(b)
+}
+
+// start begins the compressed answer with what was held back.
+func (w *lazyGzip) start() error {
+	h := w.Header()
+	h.Set(echo.HeaderContentEncoding, "gzip")
+	h.Del(echo.HeaderContentLength)
+	if w.wroteHeader {
+		w.ResponseWriter.WriteHeader(w.code)
+	}
+	w.gz = w.pool.Get().(*gzip.Writer)
+	w.gz.Reset(w.ResponseWriter)
+	buf := w.buf
+	w.buf = nil
+	if len(buf) > 0 {
+		if _, err := w.gz.Write(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Flush sends what is written so far: the answer is compressed from then on, since how
+// much more follows is unknown.
+func (w *lazyGzip) Flush() {
+	if w.gz == nil {
+		if err := w.start(); err != nil {
+			return
+		}
+	}
+	w.gz.Flush()
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *lazyGzip) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// finish ends the answer: closes the gzip stream and returns the compressor to the pool,
+// or sends the short answer held back. The response writer is put back, so that an error
+// answered after the handler returned (the error handler runs later) goes out plain.
+func (w *lazyGzip) finish(res *echo.Response, rw http.ResponseWriter) {
+	res.Writer = rw
+	if w.gz != nil {
+		w.gz.Close()
+		w.gz.Reset(io.Discard)
+		w.pool.Put(w.gz)
+		w.gz = nil
+		return
+	}
+	if w.wroteHeader {
+		rw.WriteHeader(w.code)
+	}
+	if len(w.buf) > 0 {
+		rw.Write(w.buf)
+	}
 }

@@ -106,7 +106,9 @@ func New(cfg Config) *Server {
 	// Every route's body is bounded (server/ops.go); handlers apply the same limits after
 	// decompression.
 	e.Use(s.limitBody)
-	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}))
+	// Answers of 1 KiB or more are gzipped for clients that accept it; the compressor is
+	// taken only when an answer is written (server/ops.go).
+	e.Use(compressAnswers(1024))
 	s.echo = e
 	s.initAccess()
 	s.routes()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -25,7 +26,9 @@ type ReviewLister interface {
 }
 
 // push answers POST /v1/sync/push: 200 with one result per operation once the effects are
-// on disk; 413 over the limits; 503 with Retry-After when the writer is full.
+// on disk; 413 over the limits; 503 with Retry-After when the writer is full or the push
+// waited past its deadline before the writer began it. An error answer always means
+// nothing of the push was applied (PROTOCOL.md §4.3).
 func (s *Server) push(c echo.Context) error {
 	a, err := actorOf(c)
 	if err != nil {
@@ -40,8 +43,14 @@ func (s *Server) push(c echo.Context) error {
 	}
 	resp, err := s.cfg.Sync.Push(c.Request().Context(), a, req)
 	if err != nil {
-		return err
+		return err // nothing of the push was applied (engine.Push, store Write)
 	}
+	// The push is on disk. Its answer must not become an error now: admitPush sees the mark
+	// and lets no deadline turn it into a 503, and the connection's write deadline
+	// (Timeouts.Write, counted from the request's start) is moved past now, so that a push
+	// the writer took long to commit still gets its results rather than a cut connection.
+	c.Set(pushAppliedKey, true)
+	_ = http.NewResponseController(c.Response().Writer).SetWriteDeadline(time.Now().Add(s.timeouts.Write))
 	s.m.observePush(resp.Results)
 	s.m.observeClock(req.DeviceTime, s.now())
 	return c.JSON(http.StatusOK, resp)

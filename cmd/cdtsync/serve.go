@@ -22,11 +22,19 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	demoFlag := fs.Bool("demo", false, "nạp dữ liệu minh hoạ nếu cơ sở dữ liệu còn trống / load demo data into an empty database")
 	metricsToken := fs.String("metrics-token", m.Getenv("CDTSYNC_METRICS_TOKEN"), "nếu đặt, /metrics cần mã này / if set, /metrics needs this bearer token")
 	publicURL := fs.String("public-url", m.Getenv("CDTSYNC_PUBLIC_URL"), "địa chỉ điện thoại dùng để kết nối, in vào mã QR đăng ký / base URL phones use, put in enrolment QR codes (env CDTSYNC_PUBLIC_URL)")
+	pprofAddr := fs.String("pprof", m.Getenv("CDTSYNC_PPROF"), "nếu đặt, phục vụ /debug/pprof/ tại địa chỉ này (chỉ dùng 127.0.0.1) / if set, serve /debug/pprof/ on this address, loopback only (env CDTSYNC_PPROF)")
 	trustProxy := fs.Bool("trust-proxy", m.Getenv("CDTSYNC_TRUST_PROXY") == "1", "lấy địa chỉ máy khách từ X-Forwarded-For (sau reverse proxy) / take the client address from X-Forwarded-For behind a reverse proxy (env CDTSYNC_TRUST_PROXY=1)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log := m.logger()
+	if *pprofAddr != "" {
+		stop, err := servePprof(*pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if *database == "" {
 		unlock, err := lockData(*data) // one server per data directory; restore waits for it to stop
 		if err != nil {
