@@ -57,6 +57,14 @@ func (t Timeouts) withDefaults() Timeouts {
 // so 64 MiB admits 16 of the largest pushes, or hundreds of the SDK's usual ~100 KB ones.
 const DefaultPushMemory = 64 << 20
 
+// DefaultMaxPushes is Config.MaxPushes's default: pushes admitted at once, however small.
+// Admitted pushes are decoded and queued for the writer, which takes up to 128 writes per
+// group-commit transaction and queues 256 (store/sqlite); more admitted pushes would only
+// fill its queue, where a push is refused at once with a 503 and resent 2 s later — in
+// the storm, 78,080 such refusals, each read, decoded and authenticated again. Pushes
+// beyond the bound wait for admission instead, holding only their connection.
+const DefaultMaxPushes = 128
+
 // Body limits by route: every route has one, checked against Content-Length before the
 // handler runs and enforced while the body is read (a chunked or lying body is cut).
 const (
@@ -165,7 +173,8 @@ const pushAppliedKey = "cdtsync.push_applied"
 // admitPush is the push route's admission control, before the body is read:
 //
 //   - memory: each push takes a share of Config.PushMemory and gives it back when
-//     answered: its Content-Length; for a gzipped body, gzipEstimate times its
+//     answered: its Content-Length (at least PushMemory/MaxPushes, so that no more than
+//     MaxPushes are admitted at once); for a gzipped body, gzipEstimate times its
 //     Content-Length (and if it decompresses to more, it gives its share back and waits
 //     for the largest body's, see pushMeter); the largest body allowed when the length is
 //     unknown. A push that cannot get its share within PushWait answers 503 with
@@ -200,8 +209,8 @@ func (s *Server) admitPush(next echo.HandlerFunc) echo.HandlerFunc {
 				need = r.ContentLength * gzipEstimate
 			}
 		}
-		if need < minPushShare {
-			need = minPushShare
+		if need < s.pushFloor {
+			need = s.pushFloor // at most MaxPushes at once
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.timeouts.PushWait)
 		defer cancel()

@@ -96,7 +96,8 @@ func blockWriter(t testing.TB, env *testEnv) (release func()) {
 // and stores nothing. When the writer frees, every queued push is applied whole; the
 // refused ones, resent unchanged, are applied too: nothing lost, nothing twice.
 func TestPushOverload(t *testing.T) {
-	env := newTestEnv(t)
+	// Admission would hold pushes past 128 (DefaultMaxPushes) before the writer's queue.
+	env := newTestEnvWith(t, func(cfg *Config) { cfg.MaxPushes = 1000 })
 	release := blockWriter(t, env)
 	const pushes, size = 300, 3 // 44 past the queue's bound
 	batches := make([][]schema.Op, pushes)

@@ -244,7 +244,7 @@ func TestPushGzipShare(t *testing.T) {
 	gzLen := int64(len(gzipped(t, json.RawMessage(pushBody(env, usual)))))
 	a := post(usual, true)
 	waitQueued(t, env, 1)
-	if got, want := env.Srv.pushMem.inUse(), gzLen*gzipEstimate; got != want {
+	if got, want := env.Srv.pushMem.inUse(), max(gzLen*gzipEstimate, env.Srv.pushFloor); got != want {
 		t.Errorf("a gzipped push of %d bytes holds %d bytes of push memory, want %d", gzLen, got, want)
 	}
 	release()
@@ -288,5 +288,32 @@ func TestPushGzipShare(t *testing.T) {
 	}
 	if n := env.Srv.pushMem.inUse(); n != 0 {
 		t.Fatalf("%d bytes of push memory still held after every push was answered", n)
+	}
+}
+
+// TestMaxPushes: however small, no more than MaxPushes pushes are admitted at once; the
+// others wait for admission (holding only their connection) rather than fill the writer's
+// queue, where they would be refused at once and resent.
+func TestMaxPushes(t *testing.T) {
+	env := newTestEnvWith(t, func(cfg *Config) { cfg.MaxPushes = 4 })
+	release := blockWriter(t, env)
+	client := &http.Client{Timeout: time.Minute}
+	var answers []<-chan pushAnswer
+	for i := 0; i < 10; i++ {
+		answers = append(answers, pushAsync(client, env.HTTP.URL, env.VolSaDec.Token, pushBody(env, newOps(env, 3, "Nhỏ"))))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for env.Srv.pushMem.waiting() < 6 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if q, w := env.DB.Stats().QueueJobs, env.Srv.pushMem.waiting(); q != 4 || w != 6 {
+		t.Fatalf("%d pushes in the writer's queue and %d waiting for admission, want 4 and 6", q, w)
+	}
+	release()
+	for _, a := range answers {
+		if r := <-a; r.status != http.StatusOK {
+			t.Fatalf("push answered %d %s %v", r.status, r.code, r.err)
+		}
 	}
 }

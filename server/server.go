@@ -59,6 +59,9 @@ type Config struct {
 	// PushMemory bounds the push bodies admitted at once, in bytes (server/ops.go); 0
 	// means DefaultPushMemory.
 	PushMemory int64
+	// MaxPushes bounds the pushes admitted at once however small (server/ops.go): each
+	// takes at least PushMemory/MaxPushes. 0 means DefaultMaxPushes.
+	MaxPushes int
 }
 
 // Server is the HTTP server of cdtsync.
@@ -71,8 +74,9 @@ type Server struct {
 	m    *metrics
 	acc  *access
 
-	timeouts Timeouts
-	pushMem  *weighted // admission of push bodies (server/ops.go)
+	timeouts  Timeouts
+	pushMem   *weighted // admission of push bodies (server/ops.go)
+	pushFloor int64     // the least share of pushMem a push takes
 }
 
 // New builds the server and its routes.
@@ -91,7 +95,11 @@ func New(cfg Config) *Server {
 	if cfg.PushMemory <= 0 {
 		cfg.PushMemory = DefaultPushMemory
 	}
+	if cfg.MaxPushes <= 0 {
+		cfg.MaxPushes = DefaultMaxPushes
+	}
 	s.pushMem = newWeighted(cfg.PushMemory)
+	s.pushFloor = max(cfg.PushMemory/int64(cfg.MaxPushes), minPushShare)
 	s.m = newMetrics(s.reg)
 	s.m.registerAdmission(s.reg, s.pushMem)
 	e := echo.New()
