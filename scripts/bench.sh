@@ -18,7 +18,25 @@
 #   BENCH_STORM=0             1: also run the storm (STORM_DEVICES=10000 STORM_OUTBOX=50
 #                             STORM_WINDOW=60s STORM_ARGS=); it is stopped if the server's
 #                             RSS passes STORM_ABORT_RSS_MB=4096 (other work shares the machine)
+#   BENCH_PG=0                1: also the PostgreSQL store (issue 10), after the SQLite runs:
+#                             a fresh database in the PostgreSQL that CDTSYNC_TEST_DATABASE_URL
+#                             names (without it the script runs itself under scripts/pg-test.sh,
+#                             which starts a throwaway PostgreSQL on 127.0.0.1); the demo loaded
+#                             into it; then PG_RUNS times: the bare pgx baseline (cdtload raw
+#                             --database), cdtload against ONE `cdtsync serve --database`, cdtload
+#                             against PG_SERVERS=3 of them (round robin), the baseline again;
+#                             ratio = load ÷ mean(baseline before, after). The 1- and 3-process
+#                             loads alternate in order from run to run (the database grows).
+#   PG_RUNS=$BENCH_RUNS       PostgreSQL runs; PG_RAW_ROWS=100000 PG_RAW_REPEAT=3 PG_RAW_CONNS=1,2,4
+#   PG_CPUPROFILE=            a directory: run each load's `cdtsync serve` processes with
+#                             CDTSYNC_CPUPROFILE set, a CPU profile per process (if the binary
+#                             supports it) for `go tool pprof`
 set -euo pipefail
+
+BENCH_PG=${BENCH_PG:-0}
+if [ "$BENCH_PG" = 1 ] && [ -z "${CDTSYNC_TEST_DATABASE_URL:-}" ]; then
+	exec "$(dirname "$0")/pg-test.sh" "$0" "$@"
+fi
 
 GO=${GO:-go}
 BIN=${BIN:-bin}
@@ -39,6 +57,12 @@ STORM_OUTBOX=${STORM_OUTBOX:-50}
 STORM_WINDOW=${STORM_WINDOW:-60s}
 STORM_ARGS=${STORM_ARGS:-}
 STORM_ABORT_RSS_MB=${STORM_ABORT_RSS_MB:-4096}
+PG_RUNS=${PG_RUNS:-$BENCH_RUNS}
+PG_SERVERS=${PG_SERVERS:-3}
+PG_RAW_ROWS=${PG_RAW_ROWS:-100000}
+PG_RAW_REPEAT=${PG_RAW_REPEAT:-3}
+PG_RAW_CONNS=${PG_RAW_CONNS:-1,2,4}
+PG_CPUPROFILE=${PG_CPUPROFILE:-}
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -72,14 +96,32 @@ mkdir -p "$BENCH_DIR"
 RUN=$(mktemp -d "$BENCH_DIR/bench-$(date +%Y%m%d-%H%M%S)-XXXX")
 DATA="$RUN/data"
 SERVER_PID=""
-cleanup() {
-	if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-		kill -TERM "$SERVER_PID" 2>/dev/null || true
-		for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$SERVER_PID" 2>/dev/null || true
-		wait "$SERVER_PID" 2>/dev/null || true
+PG_PIDS=()
+PG_DB_URL=""
+WAITS_PID=""
+# stop_pid ends one server we started: SIGTERM, then SIGKILL after 10 s.
+stop_pid() {
+	local pid=$1
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
 	fi
-	if [ "$BENCH_KEEP" != 1 ]; then rm -rf "$DATA"; fi
+}
+cleanup() {
+	if [ -n "$WAITS_PID" ]; then kill "$WAITS_PID" 2>/dev/null || true; wait "$WAITS_PID" 2>/dev/null || true; fi
+	stop_pid "$SERVER_PID"
+	for pid in "${PG_PIDS[@]}"; do stop_pid "$pid"; done
+	if [ "$BENCH_KEEP" != 1 ]; then
+		rm -rf "$DATA" "${RUN:-/nonexistent}"/pg-data-*
+		if [ -n "$PG_DB_URL" ]; then psql_cmd -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; fi
+	fi
+}
+psql_cmd() {
+	local psql
+	psql=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1)
+	"$psql" "$CDTSYNC_TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -q "$@"
 }
 on_signal() {
 	if [ -n "$CHILD" ]; then kill -TERM "$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; fi
@@ -94,6 +136,9 @@ echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo);
 echo "disk of $RUN: $(df -hT "$RUN" | awk 'NR==2 {print $1, $2, $3}')"
 echo "code: $(git describe --always --dirty 2>/dev/null || echo unknown) (dirty: other engineers' uncommitted work was built too)"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews every figure; compare ratios from one run)"
+if [ "$BENCH_PG" = 1 ]; then
+	echo "PostgreSQL: $(psql_cmd -At -c "SELECT version()" | cut -d, -f1) at ${CDTSYNC_TEST_DATABASE_URL%%/cdtsync_test*}; $(psql_cmd -At -c "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'wal_level', 'max_wal_size')")"
+fi
 
 say "Deployment: cdtsync demo, an admin made with cdtsync user add"
 run "$BIN/cdtsync" demo --data "$DATA" >"$RUN/demo.txt"
@@ -152,8 +197,165 @@ if [ "$BENCH_STORM" = 1 ]; then
 		--server-pid "$SERVER_PID" --abort-rss-mb "$STORM_ABORT_RSS_MB" --quiet --json-out "$RUN/storm.json" $STORM_ARGS || echo "bench: the storm reported a failure (see above)"
 fi
 
+# ratio_of LOAD.json BEFORE.json AFTER.json prints load ÷ mean(before, after) of the baselines'
+# 500-row rates.
+ratio_of() {
+	local ops before after
+	ops=$(jsonnum ops_per_sec "$1")
+	before=$(jsonnum rows_per_sec_500tx "$2")
+	after=$(jsonnum rows_per_sec_500tx "$3")
+	awk -v o="$ops" -v b="$before" -v a="$after" 'BEGIN {
+		if (o == "" || b == "" || a == "") { print "n/a"; exit }
+		printf "%.0f ops/s ÷ mean(%.0f before, %.0f after) rows/s = %.1f %%", o, b, a, 100 * o / ((a + b) / 2) }'
+}
+
+# start_pg_server N starts `cdtsync serve` number N on the PostgreSQL database, with its own
+# data directory holding a copy of the shared keys, and sets PG_URL_N and PG_PID_N.
+start_pg_server() {
+	local n=$1 dir="$RUN/pg-data-$1" url="" pid
+	if [ ! -d "$dir" ]; then
+		mkdir -p "$dir"
+		cp -a "$RUN/pg-data-1/keys" "$dir/"
+	fi
+	if [ -n "$PG_CPUPROFILE" ]; then
+		CDTSYNC_CPUPROFILE="$PG_CPUPROFILE/serve-$n-$(date +%H%M%S).pprof" \
+			"$BIN/cdtsync" serve --addr 127.0.0.1:0 --data "$dir" --database "$PG_DB_URL" --trust-proxy >"$dir/serve.out" 2>>"$dir/serve.log" &
+	else
+		"$BIN/cdtsync" serve --addr 127.0.0.1:0 --data "$dir" --database "$PG_DB_URL" --trust-proxy >"$dir/serve.out" 2>>"$dir/serve.log" &
+	fi
+	pid=$!
+	PG_PIDS+=("$pid")
+	for _ in $(seq 1 600); do
+		url=$(sed -n 's/.*serving at \(http:[^ ]*\).*/\1/p' "$dir/serve.out" | head -1)
+		[ -n "$url" ] && break
+		kill -0 "$pid" 2>/dev/null || { echo "bench: cdtsync serve $n exited:" >&2; tail -20 "$dir/serve.log" >&2; exit 1; }
+		sleep 0.1
+	done
+	[ -n "$url" ] || { echo "bench: cdtsync serve $n did not start" >&2; exit 1; }
+	printf -v "PG_URL_$n" '%s' "$url"
+	printf -v "PG_PID_$n" '%s' "$pid"
+	echo "serve $n: pid $pid at $url (--data $dir)"
+}
+
+# stop_pg_servers stops every PostgreSQL-backed server started so far.
+stop_pg_servers() {
+	for pid in "${PG_PIDS[@]}"; do stop_pid "$pid"; done
+	PG_PIDS=()
+}
+
+# pg_ticks prints "pid ticks" (user + system CPU, 1/100 s) of every PostgreSQL backend
+# serving the bench database: the work the servers' queries cost PostgreSQL.
+pg_ticks() {
+	local f pid
+	for f in /proc/[0-9]*/cmdline; do
+		pid=${f#/proc/}; pid=${pid%/cmdline}
+		if { tr '\0' ' ' <"$f"; } 2>/dev/null | grep -q "^postgres: [^ ]* $PG_DB "; then
+			awk -v p="$pid" '{ sub(/.*\) /, ""); print p, $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || true
+		fi
+	done
+}
+
+# pg_side BEFORE AFTER WAL0 SECONDS OPS prints what the load cost PostgreSQL: its backends'
+# CPU (pids in AFTER missing from BEFORE started at 0) and the WAL written, per op.
+pg_side() {
+	local wal
+	wal=$(psql_cmd -At -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$3')")
+	awk -v secs="$4" -v ops="$5" -v wal="$wal" -v cores="$(nproc)" '
+		FNR == NR { before[$1] = $2; next }
+		{ cpu += $2 - ($1 in before ? before[$1] : 0) }
+		END { printf "PostgreSQL backends: CPU %.1f s = %.1f %% of the machine; WAL %.0f MB = %.2f kB per acknowledged op\n",
+			cpu / 100, 100 * cpu / 100 / (secs * cores), wal / 1048576, (ops > 0 ? wal / 1024 / ops : 0) }' "$1" "$2"
+}
+
+# pg_waits FILE samples, every 0.5 s until killed, what each active backend of the bench
+# database waits for (CPU: not waiting), with the class of an advisory lock it waits on
+# (store/postgres/locks.go: 1 op, 2 log, 3 group, 4 reports, 5 report member).
+pg_waits() {
+	while :; do
+		psql_cmd -At -c "SELECT coalesce(a.wait_event_type, 'CPU') || ':' || coalesce(a.wait_event, '-') ||
+			coalesce(' class ' || (l.classid::bigint >> 24)::text, '')
+			FROM pg_stat_activity a LEFT JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted AND l.locktype = 'advisory'
+			WHERE a.state = 'active' AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
+			AND a.datname = '$PG_DB'" >>"$1" 2>/dev/null || true
+		sleep 0.5
+	done
+}
+
+# pg_load NAME SERVERS RUN: cdtload against SERVERS `cdtsync serve` processes.
+pg_load() {
+	local name=$1 k=$2 n=$3 urls="" pids="" i u p
+	for i in $(seq 1 "$k"); do start_pg_server "$i"; done
+	for i in $(seq 1 "$k"); do
+		u="PG_URL_$i" p="PG_PID_$i"
+		urls="$urls${urls:+,}${!u}" pids="$pids${pids:+,}${!p}"
+	done
+	say "cdtload against $k PostgreSQL-backed server process(es), run $n: $LOAD_DEVICES devices, batch $LOAD_BATCH, $LOAD_DURATION (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+	local wal0 t0
+	pg_ticks >"$RUN/$name-$n.ticks0"
+	wal0=$(psql_cmd -At -c "SELECT pg_current_wal_lsn()")
+	t0=$(date +%s.%N)
+	pg_waits "$RUN/$name-$n.waits" &
+	WAITS_PID=$!
+	# shellcheck disable=SC2086
+	run "$BIN/cdtload" --server "$urls" --user "$ADMIN" --unit "$SADEC" --devices "$LOAD_DEVICES" --batch "$LOAD_BATCH" \
+		--duration "$LOAD_DURATION" --server-pid "$pids" --baseline "$RUN/raw-pg-$n.json" --quiet \
+		--json-out "$RUN/$name-$n.json" $LOAD_ARGS || echo "bench: cdtload reported a failure (see above)"
+	kill "$WAITS_PID" 2>/dev/null || true
+	wait "$WAITS_PID" 2>/dev/null || true
+	WAITS_PID=""
+	pg_ticks >"$RUN/$name-$n.ticks1"
+	pg_side "$RUN/$name-$n.ticks0" "$RUN/$name-$n.ticks1" "$wal0" "$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { print a - b }')" \
+		"$(jsonnum ops_acked "$RUN/$name-$n.json")" | tee "$RUN/$name-$n.pgside"
+	echo "active backends of the database, sampled every 0.5 s (what they wait for):"
+	sort "$RUN/$name-$n.waits" | uniq -c | sort -rn | head -8
+	stop_pg_servers
+}
+
+pg_ratios1=()
+pg_ratios3=()
+if [ "$BENCH_PG" = 1 ]; then
+	stop_pid "$SERVER_PID" # the SQLite server: idle from here on, but not in the way
+	SERVER_PID=""
+	PG_DB="cdtsync_bench_$(date +%H%M%S)_$$"
+	say "PostgreSQL: database $PG_DB, the demo loaded into it, an admin"
+	psql_cmd -c "CREATE DATABASE $PG_DB" >/dev/null
+	PG_DB_URL=$(printf '%s' "$CDTSYNC_TEST_DATABASE_URL" | sed -E "s#^(postgres(ql)?://[^/]*)/[^?]*#\1/$PG_DB#")
+	mkdir -p "$RUN/pg-data-1"
+	"$BIN/cdtsync" keys rotate --data "$RUN/pg-data-1" >/dev/null # the keys every server process shares
+	run "$BIN/cdtsync" demo --data "$RUN/pg-data-1" --database "$PG_DB_URL" >"$RUN/pg-demo.txt"
+	PROVINCE=$(sed -n 's/.*Tỉnh Đồng Tháp (unit \([0-9]*\)).*/\1/p' "$RUN/pg-demo.txt" | head -1)
+	SADEC=$(sed -n 's/.*Phường Sa Đéc (unit \([0-9]*\)).*/\1/p' "$RUN/pg-demo.txt" | head -1)
+	[ -n "$PROVINCE" ] && [ -n "$SADEC" ] || { echo "bench: cannot read the unit ids from cdtsync demo:" >&2; cat "$RUN/pg-demo.txt" >&2; exit 1; }
+	"$BIN/cdtsync" user add --role admin --username "$ADMIN" --unit "$PROVINCE" --name "Quản trị viên đo tải" \
+		--data "$RUN/pg-data-1" --database "$PG_DB_URL" >/dev/null
+	echo "Tỉnh Đồng Tháp is unit $PROVINCE, Phường Sa Đéc unit $SADEC; admin $ADMIN"
+	for n in $(seq 1 "$PG_RUNS"); do
+		say "Bare pgx baseline, run $n ($PG_RAW_ROWS rows, batches of 500, $PG_RAW_CONNS connections, $PG_RAW_REPEAT times; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+		run "$BIN/cdtload" raw --database "$PG_DB_URL" --rows "$PG_RAW_ROWS" --repeat "$PG_RAW_REPEAT" --conns "$PG_RAW_CONNS" \
+			--quiet --json-out "$RUN/raw-pg-$n.json"
+		if [ $((n % 2)) = 1 ]; then
+			pg_load pg1 1 "$n"
+			pg_load "pg$PG_SERVERS" "$PG_SERVERS" "$n"
+		else
+			pg_load "pg$PG_SERVERS" "$PG_SERVERS" "$n"
+			pg_load pg1 1 "$n"
+		fi
+		say "Bare pgx baseline again, after run $n"
+		run "$BIN/cdtload" raw --database "$PG_DB_URL" --rows "$PG_RAW_ROWS" --repeat "$PG_RAW_REPEAT" --conns "$PG_RAW_CONNS" \
+			--quiet --json-out "$RUN/raw-pg-after-$n.json"
+		pg_ratios1+=("$(ratio_of "$RUN/pg1-$n.json" "$RUN/raw-pg-$n.json" "$RUN/raw-pg-after-$n.json")")
+		pg_ratios3+=("$(ratio_of "$RUN/pg$PG_SERVERS-$n.json" "$RUN/raw-pg-$n.json" "$RUN/raw-pg-after-$n.json")")
+		echo "run $n: 1 process: ${pg_ratios1[-1]}; $PG_SERVERS processes: ${pg_ratios3[-1]}"
+	done
+fi
+
 say "Summary"
 for i in "${!ratios[@]}"; do
 	echo "run $((i + 1)): server ingest / raw SQLite 500-row rate: ${ratios[$i]} (target ≥ 60 %)"
 done
-echo "JSON summaries and the server's log: $RUN"
+for i in "${!pg_ratios1[@]}"; do
+	echo "PostgreSQL run $((i + 1)): 1 server process / bare pgx 500-row rate: ${pg_ratios1[$i]} (target ≥ 50 %)"
+	echo "PostgreSQL run $((i + 1)): $PG_SERVERS server processes / bare pgx 500-row rate: ${pg_ratios3[$i]} (target ≥ 50 %)"
+done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "JSON summaries and the servers' logs: $RUN"

@@ -20,7 +20,8 @@ import (
 // loadConfig is a whole run: the setup, the workload and how it is pushed.
 type loadConfig struct {
 	setupConfig
-	Server      string
+	Server      string   // the first of Servers: setup goes through it
+	Servers     []string // pushes go to each in turn
 	Batch       int
 	Concurrency int           // sustained mode: phones pushing at once (at most Devices)
 	Duration    time.Duration // sustained mode: how long new pushes start
@@ -40,7 +41,7 @@ type loadConfig struct {
 	// PrebuildRate is the ingest rate (ops/s) bodies are prebuilt for in a --duration run.
 	PrebuildRate int
 	MaxRetries   int
-	ServerPID    int
+	ServerPIDs   []int
 	AbortRSSMB   int // stop the run if the server's RSS passes it (a shared machine's safety)
 	Baseline     string
 	Progress     io.Writer // progress lines; nil for none
@@ -86,7 +87,14 @@ func run(ctx context.Context, cfg loadConfig) (*summary, error) {
 		dep.Team.Name, len(dep.Hamlets), dep.Took.Seconds())
 
 	st := newStats()
-	p := &pusher{base: cfg.Server, hc: hc, api: &api{base: cfg.Server, hc: hc}, gz: cfg.Gzip, skew: dep.Skew, st: st,
+	servers := cfg.Servers
+	if len(servers) == 0 {
+		servers = []string{cfg.Server}
+	}
+	if len(servers) > 1 {
+		sum.Servers = servers
+	}
+	p := &pusher{bases: servers, hc: hc, api: &api{base: cfg.Server, hc: hc}, gz: cfg.Gzip, skew: dep.Skew, st: st,
 		maxRetries: cfg.MaxRetries}
 	var elapsed time.Duration
 	var cpu0 time.Duration
@@ -97,8 +105,8 @@ func run(ctx context.Context, cfg loadConfig) (*summary, error) {
 	begin := func() time.Time {
 		runtime.GC() // the prebuilt bodies' garbage is not the run's
 		cpu0 = selfCPU()
-		if cfg.ServerPID > 0 {
-			sampler = startProcSampler(cfg.ServerPID, 200*time.Millisecond, int64(cfg.AbortRSSMB)<<10, func(kb int64) {
+		if len(cfg.ServerPIDs) > 0 {
+			sampler = startProcSampler(cfg.ServerPIDs, 200*time.Millisecond, int64(cfg.AbortRSSMB)<<10, func(kb int64) {
 				msg := fmt.Sprintf("the server's RSS reached %d MB, over --abort-rss-mb %d", kb>>10, cfg.AbortRSSMB)
 				aborted.Store(&msg)
 				logf("cdtload: %s: stopping the run", msg)
@@ -378,6 +386,8 @@ func runStorm(ctx context.Context, cfg loadConfig, devs []*device, p *pusher, st
 
 // rawSummaryFile is the part of `cdtload raw --json` a load run compares itself with.
 type rawSummaryFile struct {
+	Mode    string  `json:"mode"`
+	Raw500  float64 `json:"rows_per_sec_500tx"`
 	Results []struct {
 		TxRows     int `json:"tx_rows"`
 		Indexes    int `json:"secondary_indexes"`
@@ -396,7 +406,14 @@ func readBaseline(path string) (*baselineRef, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	ref := &baselineRef{File: path}
+	ref := &baselineRef{File: path, Mode: r.Mode}
+	if r.Mode == "raw-pg" { // its ceiling: the best 500-row rate over the connection counts
+		if r.Raw500 == 0 {
+			return nil, errors.New(path + ": no 500-row result")
+		}
+		ref.Raw500 = r.Raw500
+		return ref, nil
+	}
 	for _, x := range r.Results {
 		if x.Indexes != 2 {
 			continue

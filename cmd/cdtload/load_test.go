@@ -303,3 +303,24 @@ func TestBodies(t *testing.T) {
 		}
 	}
 }
+
+// Several --server URLs (server processes sharing one PostgreSQL): setup through the first,
+// pushes to each in turn. Here the same server under two spellings.
+func TestLoadSeveralServers(t *testing.T) {
+	srv := sdktest.Start(t)
+	var out, errOut bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+	args := []string{"--server", srv.URL + "," + srv.URL + "/", "--user", testAdmin, "--password", testPassword, "--json", "--quiet",
+		"--devices", "4", "--batch", "50", "--count", "800"}
+	if err := m.Run(context.Background(), args); err != nil {
+		t.Fatalf("cdtload: %v\n%s", err, errOut.String())
+	}
+	var s summary
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Servers) != 2 || s.Server != srv.URL || s.OpsAcked != 800 || !s.AllAcked {
+		t.Fatalf("servers %v (first %q), %d of 800 ops acknowledged", s.Servers, s.Server, s.OpsAcked)
+	}
+	checkStored(t, srv, &s)
+}

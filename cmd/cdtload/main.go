@@ -45,6 +45,8 @@ Usage:
   cdtload [flags]            sustained pushes: --devices phones, --batch ops per push, for --duration or --count ops
   cdtload --storm [flags]    the evening storm: --devices phones, each with --outbox ops, arriving within --window
   cdtload raw [flags]        the raw SQLite insert baseline (same row shape and pragmas as the server)
+  cdtload raw --database postgres://… [flags]
+                             the bare pgx baseline: idempotent batched inserts of the PostgreSQL store's log rows
 
 Setup goes through the real API: sign in (--user, --password or CDTLOAD_PASSWORD), find the
 unit (--unit, or the first commune with hamlets under the caller's unit), create or reuse
@@ -88,7 +90,7 @@ func (m *Main) loadFlags(cfg *loadConfig, out *outputFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("cdtload", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
-	fs.StringVar(&cfg.Server, "server", m.env("CDTLOAD_SERVER", "http://127.0.0.1:8080"), "the server's base URL (env CDTLOAD_SERVER)")
+	fs.StringVar(&cfg.Server, "server", m.env("CDTLOAD_SERVER", "http://127.0.0.1:8080"), "the server's base URL (env CDTLOAD_SERVER); several, comma-separated, for server processes sharing one PostgreSQL: setup goes through the first, pushes to each in turn")
 	fs.StringVar(&cfg.User, "user", m.env("CDTLOAD_USER", ""), "an admin or coordinator username (env CDTLOAD_USER)")
 	fs.StringVar(&cfg.Password, "password", m.env("CDTLOAD_PASSWORD", ""), "its password (better: env CDTLOAD_PASSWORD)")
 	fs.Int64Var(&cfg.Unit, "unit", 0, "the unit for the team: a commune (its hamlets are used) or a hamlet; 0: the first commune with hamlets under the caller's unit")
@@ -115,7 +117,7 @@ func (m *Main) loadFlags(cfg *loadConfig, out *outputFlags) *flag.FlagSet {
 	fs.IntVar(&cfg.PrebuildMB, "prebuild-mb", 384, "sustained mode: memory for request bodies built before the clock starts")
 	fs.IntVar(&cfg.PrebuildRate, "prebuild-rate", 40000, "sustained mode with --duration: build bodies before the clock starts for this many ops/s")
 	fs.IntVar(&cfg.MaxRetries, "max-retries", 8, "failed attempts (network errors, 5xx other than an honoured 503) before a batch is given up")
-	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "sample this process's RSS and CPU during the run (the server's pid, same machine)")
+	fs.Var((*pidList)(&cfg.ServerPIDs), "server-pid", "sample this process's RSS and CPU during the run (the server's pid, same machine); several, comma-separated: their sums")
 	fs.IntVar(&cfg.AbortRSSMB, "abort-rss-mb", 0, "with --server-pid: stop the run if the server's RSS passes this many MB (0: never)")
 	fs.StringVar(&cfg.Baseline, "baseline", "", "a `file` written by cdtload raw --json-out: print the ratio to its 500-row rate")
 	fs.StringVar(&out.seed, "seed", "", "random seed (default: from the clock)")
@@ -165,7 +167,15 @@ func (m *Main) load(ctx context.Context, args []string) error {
 	case cfg.Edits+cfg.Deletes+cfg.Invalid >= 1:
 		return errors.New("--edits + --deletes + --invalid must stay below 1")
 	}
-	cfg.Server = strings.TrimRight(cfg.Server, "/")
+	for _, u := range strings.Split(cfg.Server, ",") {
+		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
+			cfg.Servers = append(cfg.Servers, u)
+		}
+	}
+	if len(cfg.Servers) == 0 {
+		return errors.New("--server: a URL is required")
+	}
+	cfg.Server = cfg.Servers[0]
 	if out.seed != "" {
 		s, err := strconv.ParseUint(out.seed, 10, 64)
 		if err != nil {
@@ -222,6 +232,8 @@ func (m *Main) raw(ctx context.Context, args []string) error {
 	txs := fs.String("tx", "500,2000,20000", "rows per transaction, comma-separated")
 	fs.IntVar(&cfg.Repeat, "repeat", 3, "measurements per size (the median is reported, with min and max)")
 	fs.BoolVar(&cfg.PKOnly, "pk-only", true, "also measure the largest transaction size with no secondary index")
+	database := fs.String("database", "", "a postgres://… URL: measure the bare pgx baseline in this database instead (a scratch schema, dropped afterwards)")
+	connsFlag := fs.String("conns", "1,2,4", "with --database: connections inserting at once, comma-separated")
 	jsonOut := fs.Bool("json", false, "print the summary as JSON")
 	jsonFile := fs.String("json-out", "", "also write the JSON summary to this file")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
@@ -231,12 +243,14 @@ func (m *Main) raw(ctx context.Context, args []string) error {
 		}
 		return err
 	}
-	for _, s := range strings.Split(*txs, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 {
-			return fmt.Errorf("--tx: %q is not a positive number", s)
-		}
-		cfg.Tx = append(cfg.Tx, n)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *database != "" && !set["tx"] {
+		*txs = "500" // the batch the server is compared at
+	}
+	var err error
+	if cfg.Tx, err = positiveList("--tx", *txs); err != nil {
+		return err
 	}
 	if cfg.Rows < 1 || cfg.Repeat < 1 {
 		return errors.New("--rows and --repeat must be at least 1")
@@ -245,7 +259,21 @@ func (m *Main) raw(ctx context.Context, args []string) error {
 	if !*quiet {
 		cfg.Progress = m.Stderr
 	}
-	sum, err := runRaw(ctx, cfg)
+	var sum *rawSummary
+	report := reportRaw
+	if *database != "" {
+		if !strings.HasPrefix(*database, "postgres://") && !strings.HasPrefix(*database, "postgresql://") {
+			return errors.New("--database: a postgres://… URL")
+		}
+		pc := rawPGConfig{URL: *database, Rows: cfg.Rows, Tx: cfg.Tx, Repeat: cfg.Repeat, Seed: cfg.Seed, Progress: cfg.Progress}
+		if pc.Conns, err = positiveList("--conns", *connsFlag); err != nil {
+			return err
+		}
+		sum, err = runRawPG(ctx, pc)
+		report = reportRawPG
+	} else {
+		sum, err = runRaw(ctx, cfg)
+	}
 	if err != nil {
 		return err
 	}
@@ -259,6 +287,35 @@ func (m *Main) raw(ctx context.Context, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(sum)
 	}
-	reportRaw(m.Stdout, sum)
+	report(m.Stdout, sum)
 	return nil
+}
+
+// pidList is the --server-pid flag: process ids, comma-separated.
+type pidList []int
+
+func (l *pidList) String() string {
+	if l == nil || len(*l) == 0 {
+		return ""
+	}
+	return strings.Trim(strings.ReplaceAll(fmt.Sprint([]int(*l)), " ", ","), "[]")
+}
+
+func (l *pidList) Set(s string) error {
+	v, err := positiveList("--server-pid", s)
+	*l = v
+	return err
+}
+
+// positiveList parses a comma-separated list of positive numbers.
+func positiveList(name, s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s: %q is not a positive number", name, p)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

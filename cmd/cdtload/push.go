@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cdtsync/cdtsync/schema"
@@ -20,7 +21,8 @@ import (
 // pusher sends batches as a phone does: the same batch again after a 503's Retry-After,
 // a network error or a 5xx (with backoff); new tokens after a 401.
 type pusher struct {
-	base       string
+	bases      []string // servers; each attempt goes to the next, as a round-robin load balancer sends it
+	next       atomic.Uint64
 	hc         *http.Client
 	api        *api
 	gz         bool
@@ -83,7 +85,8 @@ func (p *pusher) push(ctx context.Context, d *device, bt *batch) bool {
 			body = io.MultiReader(bytes.NewReader(pb.raw), bytes.NewReader(bt.rest))
 			n = len(pb.raw) + len(bt.rest)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+"/v1/sync/push", body)
+		base := p.bases[(p.next.Add(1)-1)%uint64(len(p.bases))]
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/sync/push", body)
 		if err != nil {
 			panic(err)
 		}

@@ -90,9 +90,11 @@ type rawConfig struct {
 type rawResult struct {
 	TxRows     int     `json:"tx_rows"`
 	Indexes    int     `json:"secondary_indexes"`
+	Conns      int     `json:"conns,omitempty"` // raw-pg: connections inserting at once
 	Rows       int     `json:"rows"`
 	RowsPerSec spread  `json:"rows_per_sec"`
 	WrittenKB  float64 `json:"written_kb_per_row,omitempty"` // median, from /proc/self/io write_bytes
+	WALKB      float64 `json:"wal_kb_per_row,omitempty"`     // raw-pg: median WAL written per row (pg_current_wal_lsn)
 }
 
 // spread is a median with the runs around it.
@@ -127,10 +129,21 @@ type rawSummary struct {
 	FsyncPerSec float64  `json:"fsync_per_sec"` // appending 4 KiB writes, each fsynced, for a second
 	// Raw500 is the median rate at 500 rows per transaction with both secondary indexes,
 	// the figure the server is compared with (also in Results).
-	Raw500      float64     `json:"rows_per_sec_500tx,omitempty"`
+	Raw500 float64 `json:"rows_per_sec_500tx,omitempty"`
+	// Raw500Conns is, for raw-pg, the connection count whose 500-row rate is Raw500 (the
+	// best of those measured).
+	Raw500Conns int         `json:"conns_500tx,omitempty"`
 	Fields      int         `json:"fields"`
 	BytesPerRow float64     `json:"json_bytes_per_row"`
 	Results     []rawResult `json:"results"`
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // rawRows makes n rows like the load generator's logs: UUIDv7 ids made now (phones that

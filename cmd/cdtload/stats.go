@@ -148,19 +148,21 @@ func distribution(ds []time.Duration) latency {
 
 // summary is the result of a run; --json prints it.
 type summary struct {
-	Mode        string `json:"mode"` // "load" or "storm"
-	Server      string `json:"server"`
-	UnitID      int64  `json:"unit_id"`
-	Unit        string `json:"unit"`
-	Hamlets     int    `json:"hamlets"`
-	TeamID      int64  `json:"team_id"`
-	Team        string `json:"team"`
-	Devices     int    `json:"devices"`
-	Phones      int    `json:"phones"`
-	WrongClocks int    `json:"wrong_clock_phones"`
-	Batch       int    `json:"batch"`
-	Concurrency int    `json:"concurrency,omitempty"`
-	Gzip        bool   `json:"gzip"`
+	Mode   string `json:"mode"` // "load" or "storm"
+	Server string `json:"server"`
+	// Servers lists every server pushes went to, in turn, when there were several.
+	Servers     []string `json:"servers,omitempty"`
+	UnitID      int64    `json:"unit_id"`
+	Unit        string   `json:"unit"`
+	Hamlets     int      `json:"hamlets"`
+	TeamID      int64    `json:"team_id"`
+	Team        string   `json:"team"`
+	Devices     int      `json:"devices"`
+	Phones      int      `json:"phones"`
+	WrongClocks int      `json:"wrong_clock_phones"`
+	Batch       int      `json:"batch"`
+	Concurrency int      `json:"concurrency,omitempty"`
+	Gzip        bool     `json:"gzip"`
 	Setup       struct {
 		Seconds   float64 `json:"seconds"`
 		Created   int     `json:"volunteers_created"`
@@ -236,6 +238,7 @@ type stormSummary struct {
 // baselineRef compares the run with a raw SQLite baseline (cdtload raw --json).
 type baselineRef struct {
 	File       string  `json:"file"`
+	Mode       string  `json:"mode,omitempty"` // raw (SQLite) or raw-pg (bare pgx)
 	Raw500     float64 `json:"raw_500_rows_per_s"`
 	Ratio      float64 `json:"ratio"` // ops_per_sec / Raw500
 	Raw2000    float64 `json:"raw_2000_rows_per_s,omitempty"`
@@ -350,9 +353,11 @@ func shareOf(cpu, wall time.Duration) cpuShare {
 }
 
 // procSummary is what the sampler saw of another process (the server): its resident
-// memory and CPU share over the run.
+// memory and CPU share over the run. With several server processes (PIDs), every figure
+// is their sum (RSS: the sum at each sample).
 type procSummary struct {
 	PID        int      `json:"pid"`
+	PIDs       []int    `json:"pids,omitempty"`
 	RSSStartMB float64  `json:"rss_start_mb"`
 	RSSMaxMB   float64  `json:"rss_max_mb"`
 	RSSEndMB   float64  `json:"rss_end_mb"`
@@ -368,7 +373,7 @@ type procSummary struct {
 // procSampler reads /proc/<pid>/status (VmRSS) and /proc/<pid>/stat (CPU ticks) every
 // interval until stopped.
 type procSampler struct {
-	pid     int
+	pids    []int
 	stop    chan struct{}
 	done    chan struct{}
 	start   time.Time
@@ -380,12 +385,15 @@ type procSampler struct {
 
 // startProcSampler samples pid every interval. If limitKB > 0, over is called once when
 // the resident memory passes it.
-func startProcSampler(pid int, every time.Duration, limitKB int64, over func(kb int64)) *procSampler {
-	p := &procSampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{}), start: time.Now()}
-	p.sum.PID = pid
-	p.cpu0, _ = procCPU(pid)
-	p.w0 = procWriteBytes(pid)
-	if kb, ok := procRSS(pid); ok {
+func startProcSampler(pids []int, every time.Duration, limitKB int64, over func(kb int64)) *procSampler {
+	p := &procSampler{pids: pids, stop: make(chan struct{}), done: make(chan struct{}), start: time.Now()}
+	p.sum.PID = pids[0]
+	if len(pids) > 1 {
+		p.sum.PIDs = pids
+	}
+	p.cpu0, _ = procsCPU(pids)
+	p.w0 = procsWriteBytes(pids)
+	if kb, ok := procsRSS(pids); ok {
 		p.sum.RSSStartMB = round(float64(kb)/1024, 1)
 		p.sum.RSSMaxMB = p.sum.RSSStartMB
 		p.lastRSS = kb
@@ -400,7 +408,7 @@ func startProcSampler(pid int, every time.Duration, limitKB int64, over func(kb 
 			case <-p.stop:
 				return
 			case <-t.C:
-				if kb, ok := procRSS(pid); ok {
+				if kb, ok := procsRSS(pids); ok {
 					p.sum.Samples++
 					p.lastRSS = kb
 					if mb := round(float64(kb)/1024, 1); mb > p.sum.RSSMaxMB {
@@ -420,19 +428,53 @@ func startProcSampler(pid int, every time.Duration, limitKB int64, over func(kb 
 func (p *procSampler) Stop() *procSummary {
 	close(p.stop)
 	<-p.done
-	if kb, ok := procRSS(p.pid); ok {
+	if kb, ok := procsRSS(p.pids); ok {
 		p.lastRSS = kb
 		if mb := round(float64(kb)/1024, 1); mb > p.sum.RSSMaxMB {
 			p.sum.RSSMaxMB = mb
 		}
 	}
 	p.sum.RSSEndMB = round(float64(p.lastRSS)/1024, 1)
-	cpu1, _ := procCPU(p.pid)
+	cpu1, _ := procsCPU(p.pids)
 	p.sum.CPU = shareOf(cpu1-p.cpu0, time.Since(p.start))
-	if w1 := procWriteBytes(p.pid); p.w0 >= 0 && w1 >= p.w0 {
+	if w1 := procsWriteBytes(p.pids); p.w0 >= 0 && w1 >= p.w0 {
 		p.sum.WrittenMB = round(float64(w1-p.w0)/(1<<20), 1)
 	}
 	return &p.sum
+}
+
+// procsRSS, procsCPU and procsWriteBytes sum procRSS, procCPU and procWriteBytes over
+// processes; a process that has gone counts nothing (RSS: false only if all have gone).
+func procsRSS(pids []int) (int64, bool) {
+	var sum int64
+	found := false
+	for _, pid := range pids {
+		if kb, ok := procRSS(pid); ok {
+			sum, found = sum+kb, true
+		}
+	}
+	return sum, found
+}
+
+func procsCPU(pids []int) (time.Duration, bool) {
+	var sum time.Duration
+	found := false
+	for _, pid := range pids {
+		if d, ok := procCPU(pid); ok {
+			sum, found = sum+d, true
+		}
+	}
+	return sum, found
+}
+
+func procsWriteBytes(pids []int) int64 {
+	var sum int64 = -1
+	for _, pid := range pids {
+		if n := procWriteBytes(pid); n >= 0 {
+			sum = max(sum, 0) + n
+		}
+	}
+	return sum
 }
 
 // procWriteBytes reads a process's bytes sent to storage, or -1.
@@ -504,6 +546,9 @@ func report(w io.Writer, s *summary) {
 		gz = "on"
 	}
 	p("cdtload %s against %s", s.Mode, s.Server)
+	if len(s.Servers) > 1 {
+		p("  servers       %d, pushes sent to each in turn", len(s.Servers))
+	}
 	p("  deployment    %s (unit %d, %d hamlets), team %q (%d)", s.Unit, s.UnitID, s.Hamlets, s.Team, s.TeamID)
 	p("  devices       %d enrolments on %d phones (%d with a wrong clock); batch %d; gzip %s", s.Devices, s.Phones, s.WrongClocks, s.Batch, gz)
 	if s.Concurrency > 0 {
@@ -556,12 +601,20 @@ func report(w io.Writer, s *summary) {
 	p("  generator CPU %.1f s = %.1f %% of the machine (%d cores)%s", s.Generator.CPUSeconds, s.Generator.Share*100, s.Generator.Cores,
 		liveBuilt(s.BuiltDuringRun))
 	if sp := s.ServerPID; sp != nil {
-		p("  server        pid %d: RSS start %.0f MB, max %.0f MB, end %.0f MB; CPU %.1f s = %.1f %% of the machine",
-			sp.PID, sp.RSSStartMB, sp.RSSMaxMB, sp.RSSEndMB, sp.CPU.CPUSeconds, sp.CPU.Share*100)
+		who := fmt.Sprintf("pid %d", sp.PID)
+		if len(sp.PIDs) > 1 {
+			who = fmt.Sprintf("pids %s (summed)", strings.Trim(fmt.Sprint(sp.PIDs), "[]"))
+		}
+		p("  server        %s: RSS start %.0f MB, max %.0f MB, end %.0f MB; CPU %.1f s = %.1f %% of the machine",
+			who, sp.RSSStartMB, sp.RSSMaxMB, sp.RSSEndMB, sp.CPU.CPUSeconds, sp.CPU.Share*100)
 		p("  server disk   %.0f MB written = %.1f kB per acknowledged op", sp.WrittenMB, sp.WrittenKBPerOp)
 	}
 	if b := s.Baseline; b != nil {
-		p("  ratio         %.0f ops/s ÷ %.0f rows/s (raw SQLite, 500-row transactions) = %.1f %%", s.OpsPerSec, b.Raw500, b.Ratio*100)
+		what := "raw SQLite, 500-row transactions"
+		if b.Mode == "raw-pg" {
+			what = "bare pgx, 500-row batches"
+		}
+		p("  ratio         %.0f ops/s ÷ %.0f rows/s (%s) = %.1f %%", s.OpsPerSec, b.Raw500, what, b.Ratio*100)
 	}
 }
 
