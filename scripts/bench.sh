@@ -28,9 +28,6 @@
 #                             ratio = load ÷ mean(baseline before, after). The 1- and 3-process
 #                             loads alternate in order from run to run (the database grows).
 #   PG_RUNS=$BENCH_RUNS       PostgreSQL runs; PG_RAW_ROWS=100000 PG_RAW_REPEAT=3 PG_RAW_CONNS=1,2,4
-#   PG_CPUPROFILE=            a directory: run each load's `cdtsync serve` processes with
-#                             CDTSYNC_CPUPROFILE set, a CPU profile per process (if the binary
-#                             supports it) for `go tool pprof`
 set -euo pipefail
 
 BENCH_PG=${BENCH_PG:-0}
@@ -62,7 +59,6 @@ PG_SERVERS=${PG_SERVERS:-3}
 PG_RAW_ROWS=${PG_RAW_ROWS:-100000}
 PG_RAW_REPEAT=${PG_RAW_REPEAT:-3}
 PG_RAW_CONNS=${PG_RAW_CONNS:-1,2,4}
-PG_CPUPROFILE=${PG_CPUPROFILE:-}
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -217,12 +213,7 @@ start_pg_server() {
 		mkdir -p "$dir"
 		cp -a "$RUN/pg-data-1/keys" "$dir/"
 	fi
-	if [ -n "$PG_CPUPROFILE" ]; then
-		CDTSYNC_CPUPROFILE="$PG_CPUPROFILE/serve-$n-$(date +%H%M%S).pprof" \
-			"$BIN/cdtsync" serve --addr 127.0.0.1:0 --data "$dir" --database "$PG_DB_URL" --trust-proxy >"$dir/serve.out" 2>>"$dir/serve.log" &
-	else
-		"$BIN/cdtsync" serve --addr 127.0.0.1:0 --data "$dir" --database "$PG_DB_URL" --trust-proxy >"$dir/serve.out" 2>>"$dir/serve.log" &
-	fi
+	"$BIN/cdtsync" serve --addr 127.0.0.1:0 --data "$dir" --database "$PG_DB_URL" --trust-proxy >"$dir/serve.out" 2>>"$dir/serve.log" &
 	pid=$!
 	PG_PIDS+=("$pid")
 	for _ in $(seq 1 600); do
