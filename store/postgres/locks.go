@@ -27,7 +27,8 @@ const (
 	lockLog     lockClass = 2 // a log id: one writer of a log's content at a time
 	lockGroup   lockClass = 3 // a once-per-person group (kind, citizen_ref)
 	lockReports lockClass = 4 // the report aggregates as a whole (shared; rebuilds exclusive)
-	lockMember  lockClass = 5 // a report member: person, household, volunteer, team day
+	lockMember  lockClass = 5 // a report member: person, household, volunteer
+	lockTeamDay lockClass = 6 // a team's day, counted last in a transaction (reports_maint.go)
 )
 
 func lockKey(c lockClass, name string) int64 {

@@ -25,9 +25,13 @@ import (
 //
 //   - Whatever a change reads to compute its differences is locked first (class
 //     lockMember, after the logs and groups): the people and households whose pairs it
-//     recomputes, the volunteers whose active days it reads, the team days it counts. A
-//     log's own contribution is safe under the log's lock, or its group's for a status
-//     change of a log the transaction did not lock.
+//     recomputes, the volunteers whose active days it reads. A log's own contribution is
+//     safe under the log's lock, or its group's for a status change of a log the
+//     transaction did not lock.
+//   - Team days are counted last (teamDayStep, class lockTeamDay): every phone of a team
+//     pushing on one day meets on that team day, so its lock is taken after every other
+//     write of the transaction and held only for one read, one batch and the commit —
+//     not for the whole push.
 //   - Cells are not read and rewritten: every transaction appends its cell deltas to
 //     rpt_cell_deltas, which nobody else writes, so pushes of one province never queue
 //     on that province's cell. Reports add the deltas to the cells; the compactor folds
@@ -230,33 +234,77 @@ const reportStateQuery = `SELECT (SELECT value FROM meta WHERE key = 'rpt_state'
 	(SELECT value FROM meta WHERE key = 'rpt_units_seq'), (SELECT max(seq) FROM units)`
 
 // maintainReports updates the report aggregates for logs, the new states of the logs a
-// Save writes; isNew marks those never stored before.
-func maintainReports(ctx context.Context, tx *Tx, logs map[string]*merge.Log, isNew map[string]bool) error {
+// Save writes; isNew marks those never stored before. The team days it returns are to be
+// counted last in the transaction (teamDayStep.run; nil: none).
+func maintainReports(ctx context.Context, tx *Tx, logs map[string]*merge.Log, isNew map[string]bool) (*teamDayStep, error) {
 	if reportsDisabled.Load() || len(logs) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := tx.takeShared(ctx, lockReports); err != nil {
-		return err
+		return nil, err
 	}
 	ready, err := reportsReady(ctx, tx)
 	if err != nil || !ready {
-		return err
+		return nil, err
 	}
 	return applyContribs(ctx, tx, logs, isNew)
 }
 
-func applyContribs(ctx context.Context, tx *Tx, logs map[string]*merge.Log, isNew map[string]bool) error {
+// teamDayStep is the last part of a maintenance: the team days whose log counts change,
+// and the pairs of those that start or stop being active days.
+type teamDayStep struct {
+	m     *maint
+	delta map[tdayKey]int64
+}
+
+// run locks the team days, reads their counts and writes the new ones with their pairs.
+func (s *teamDayStep) run(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	var names []string
+	for k, d := range s.delta {
+		if d != 0 {
+			names = append(names, "t"+strconv.FormatInt(k.team, 10)+"/"+strconv.Itoa(int(k.day)))
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	if err := s.m.tx.take(ctx, lockTeamDay, names); err != nil {
+		return err
+	}
+	return s.apply(ctx)
+}
+
+// apply reads the team days' counts and writes the new ones with their pairs; the caller
+// holds their locks (run), or the reports lock exclusively (a rebuild).
+func (s *teamDayStep) apply(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	m := s.m
+	m.cells = map[cellID]*cellDelta{} // the others' were written
+	b := &pgx.Batch{}
+	if err := m.teamDays(b, s.delta); err != nil {
+		return err
+	}
+	m.writeCellDeltas(b)
+	return m.tx.SendBatch(ctx, b).Close()
+}
+
+func applyContribs(ctx context.Context, tx *Tx, logs map[string]*merge.Log, isNew map[string]bool) (*teamDayStep, error) {
 	after := make(map[[16]byte]*contrib, len(logs))
 	ids := make([][16]byte, 0, len(logs))
 	var stored [][16]byte
 	for _, l := range logs {
 		c, err := contribOf(l)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		id, err := uuid.Parse(l.ID)
 		if err != nil {
-			return fmt.Errorf("reports: log id %q: %w", l.ID, err)
+			return nil, fmt.Errorf("reports: log id %q: %w", l.ID, err)
 		}
 		after[id] = c
 		ids = append(ids, id)
@@ -267,7 +315,7 @@ func applyContribs(ctx context.Context, tx *Tx, logs map[string]*merge.Log, isNe
 	sort.Slice(ids, func(i, j int) bool { return bytes.Compare(ids[i][:], ids[j][:]) < 0 })
 	before, err := loadContribs(ctx, tx, stored)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	byID := map[[16]byte]*contrib{}
 	for _, c := range before {
@@ -280,7 +328,7 @@ func applyContribs(ctx context.Context, tx *Tx, logs map[string]*merge.Log, isNe
 		}
 	}
 	if len(changed) == 0 {
-		return nil
+		return nil, nil
 	}
 	m := &maint{ctx: ctx, tx: tx, cells: map[cellID]*cellDelta{}, paths: map[int64]string{}, teamUP: map[int64]int64{}}
 	isChanged := make(map[[16]byte]bool, len(changed))
@@ -326,25 +374,20 @@ func applyContribs(ctx context.Context, tx *Tx, logs map[string]*merge.Log, isNe
 			names = append(names, "v"+strconv.FormatInt(k.volunteer, 10))
 		}
 	}
-	for k, d := range tdelta {
-		if d != 0 {
-			names = append(names, "t"+strconv.FormatInt(k.team, 10)+"/"+strconv.Itoa(int(k.day)))
-		}
-	}
 	if err := tx.take(ctx, lockMember, names); err != nil {
-		return err
+		return nil, err
 	}
 	personRows, err := loadMembers(ctx, tx, false, persons)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	householdRows, err := loadMembers(ctx, tx, true, households)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	vdays, err := loadVdays(ctx, tx, vdelta)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	hamlets, teams := map[int64]bool{}, map[int64]bool{}
 	note := func(c *contrib) {
@@ -368,7 +411,7 @@ func applyContribs(ctx context.Context, tx *Tx, logs map[string]*merge.Log, isNe
 		}
 	}
 	if err := m.loadPaths(hamlets, teams); err != nil {
-		return err
+		return nil, err
 	}
 	for _, id := range changed {
 		for _, sc := range [2]signed{{-1, byID[id]}, {+1, after[id]}} {
@@ -417,14 +460,15 @@ func applyContribs(ctx context.Context, tx *Tx, logs map[string]*merge.Log, isNe
 	}
 	b := &pgx.Batch{}
 	if err := m.volunteers(b, vdays, vdelta); err != nil {
-		return err
-	}
-	if err := m.teamDays(b, tdelta); err != nil {
-		return err
+		return nil, err
 	}
 	m.writeContribs(b, changed, byID, after)
-	m.writeCells(b)
-	return tx.SendBatch(ctx, b).Close()
+	m.writeCellDeltas(b)
+	m.writePaths(b)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return &teamDayStep{m: m, delta: tdelta}, nil
 }
 
 type signed struct {
@@ -882,9 +926,8 @@ func (m *maint) writeContribs(b *pgx.Batch, changed [][16]byte, before, after ma
 	}
 }
 
-// writeCells queues the gathered deltas as rows of rpt_cell_deltas, and the unit paths the
-// keys were built with.
-func (m *maint) writeCells(b *pgx.Batch) {
+// writeCellDeltas queues the deltas gathered so far as rows of rpt_cell_deltas.
+func (m *maint) writeCellDeltas(b *pgx.Batch) {
 	ids := make([]cellID, 0, len(m.cells))
 	for id, d := range m.cells {
 		if !d.Empty() {
@@ -908,6 +951,10 @@ func (m *maint) writeCells(b *pgx.Batch) {
 		b.Queue(`INSERT INTO rpt_cell_deltas (period, key, data) SELECT * FROM unnest($1::integer[], $2::text[], $3::bytea[])`,
 			periods, keys, data)
 	}
+}
+
+// writePaths queues the unit paths the cell keys were built with.
+func (m *maint) writePaths(b *pgx.Batch) {
 	if len(m.paths) == 0 {
 		return
 	}
@@ -955,7 +1002,11 @@ func rebuildReports(ctx context.Context, tx *Tx) error {
 				last = id
 			}
 		}
-		if err := applyContribs(ctx, tx, logs, nil); err != nil {
+		step, err := applyContribs(ctx, tx, logs, nil)
+		if err != nil {
+			return err
+		}
+		if err := step.apply(ctx); err != nil { // under the exclusive reports lock
 			return err
 		}
 	}

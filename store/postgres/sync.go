@@ -192,10 +192,12 @@ func queryKinds(ctx context.Context, q querier) (map[string]schema.Kind, error) 
 
 // Save writes a unit of changes: the report aggregates first (they lock their members),
 // then the logs — whole if this transaction locked them, their status only if not — their
-// history, the ops' results, and last the device report (a row lock held to the commit).
-// Statements go to the server in one round trip.
+// history, the ops' results and the device report (a row lock held to the commit) in one
+// round trip, and last the team days' counts, whose locks every push of a team's phones
+// that day needs, so they are held only from there to the commit.
 func (t *syncTx) Save(ctx context.Context, c *engine.Changes) error {
-	if err := maintainReports(ctx, t.Tx, c.Logs, c.New); err != nil {
+	teamDays, err := maintainReports(ctx, t.Tx, c.Logs, c.New)
+	if err != nil {
 		return err
 	}
 	ids := make([]string, 0, len(c.Logs))
@@ -254,8 +256,10 @@ func (t *syncTx) Save(ctx context.Context, c *engine.Changes) error {
 			oldest_pending_at = CASE WHEN $3::bigint = 0 THEN NULL WHEN $4::timestamptz IS NOT NULL THEN $4::timestamptz ELSE oldest_pending_at END
 			WHERE id = $5`, d.ClockOffsetMS, t.Tx.Now, pending, oldest, d.DeviceRow)
 	}
-	if b.Len() == 0 {
-		return nil
+	if b.Len() > 0 {
+		if err := t.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
 	}
-	return t.SendBatch(ctx, b).Close()
+	return teamDays.run(ctx) // last: its lock is held to the commit
 }
