@@ -174,7 +174,11 @@ func (w *workload) person(n uint64) person {
 	if err != nil {
 		panic(err) // the prefix is a province code and the length is right
 	}
-	hh, err := schema.HouseholdRef(w.key, "DT-"+strconv.FormatUint((n+w.seedOffset)/3, 10))
+	// Households of three: residents a volunteer meets one after another (n, n+D+1, n+2(D+1)
+	// for device slot n mod D+1), as on a visit to a family, never residents of two phones
+	// (which would make every push of the load meet every other on its households).
+	slot := uint64(w.devices + 1)
+	hh, err := schema.HouseholdRef(w.key, "DT-"+strconv.FormatUint(w.seedOffset, 10)+"-"+strconv.FormatUint(n/slot/3*slot+n%slot, 10))
 	if err != nil {
 		panic(err)
 	}

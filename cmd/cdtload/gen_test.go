@@ -49,3 +49,31 @@ func gunzipAll(t *testing.T, b []byte) []byte {
 	}
 	return out
 }
+
+// TestHouseholdsStayWithOnePhone: a household's residents are met by one volunteer (three
+// residents a household); two phones' own residents never share one, so concurrent pushes
+// of the load meet only where the shared pool makes them.
+func TestHouseholdsStayWithOnePhone(t *testing.T) {
+	const devices = 32
+	w := newWorkload([]byte("0123456789abcdef0123456789abcdef"), []int64{1}, devices, 7)
+	phones := map[string]map[int]bool{}
+	size := map[string]int{}
+	for dev := 0; dev < devices; dev++ {
+		for m := uint64(1); m <= 60; m++ {
+			hh := w.person(m*(devices+1) + uint64(dev) + 1).household
+			if phones[hh] == nil {
+				phones[hh] = map[int]bool{}
+			}
+			phones[hh][dev] = true
+			size[hh]++
+		}
+	}
+	for hh, ps := range phones {
+		if len(ps) != 1 || size[hh] > 3 {
+			t.Fatalf("household %x: %d residents met by %d phones", hh, size[hh], len(ps))
+		}
+	}
+	if len(size) > devices*60/2 {
+		t.Fatalf("%d households for %d residents: households of one", len(size), devices*60)
+	}
+}
