@@ -65,6 +65,14 @@ const DefaultPushMemory = 64 << 20
 // beyond the bound wait for admission instead, holding only their connection.
 const DefaultMaxPushes = 128
 
+// DefaultMaxPushWaiting is Config.MaxPushWaiting's default: pushes waiting for admission;
+// past it a push is refused at once (503, Retry-After) instead of holding its connection
+// — its goroutine, buffers and request, some 25 KB live and twice that in RSS — for up to
+// PushWait only to be refused then. The writer drains roughly 60–140 storm pushes a second
+// on the 2-core machine (docs/BENCHMARKS.md), so 1,000 waiting is 7–17 s of work, within
+// PushWait. In the 10,000-phone storm, 4,000 waiting pushes took the server to 400 MB.
+const DefaultMaxPushWaiting = 1000
+
 // Body limits by route: every route has one, checked against Content-Length before the
 // handler runs and enforced while the body is read (a chunked or lying body is cut).
 const (
@@ -182,6 +190,8 @@ const pushAppliedKey = "cdtsync.push_applied"
 //     PushMemory (times the decoding overhead) however many phones push at once. A
 //     waiting push holds its connection's buffers and goroutine, a few tens of KB, and no
 //     answer compressor (compressAnswers);
+//   - waiting: when MaxPushWaiting pushes already wait, a push answers 503 with
+//     Retry-After at once, so the memory of waiting connections is bounded too;
 //   - time: the push's context ends after PushWait; a push still waiting then (for
 //     admission or in the writer's queue) answers 503 with Retry-After, and the writer
 //     skips it. A push the writer has begun is never answered with an error for lack of
@@ -211,6 +221,10 @@ func (s *Server) admitPush(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if need < s.pushFloor {
 			need = s.pushFloor // at most MaxPushes at once
+		}
+		if s.pushMem.waiting() >= s.maxWaiting {
+			s.m.admission.WithLabelValues("refused").Inc()
+			return s.pushGaveUp(c, r.Context())
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.timeouts.PushWait)
 		defer cancel()

@@ -317,3 +317,40 @@ func TestMaxPushes(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPushWaiting: when MaxPushWaiting pushes already wait for admission, the next
+// answers 503 with Retry-After at once, and is not applied; the waiting ones are applied.
+func TestMaxPushWaiting(t *testing.T) {
+	env := newTestEnvWith(t, func(cfg *Config) { cfg.MaxPushes, cfg.MaxPushWaiting = 2, 3 })
+	release := blockWriter(t, env)
+	client := &http.Client{Timeout: time.Minute}
+	var answers []<-chan pushAnswer
+	for i := 0; i < 5; i++ {
+		answers = append(answers, pushAsync(client, env.HTTP.URL, env.VolSaDec.Token, pushBody(env, newOps(env, 3, "Chờ"))))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for env.Srv.pushMem.waiting() < 3 || env.DB.Stats().QueueJobs < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d waiting, %d queued", env.Srv.pushMem.waiting(), env.DB.Stats().QueueJobs)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	extra := newOps(env, 3, "Một lần quá nhiều")
+	start := time.Now()
+	r := <-pushAsync(client, env.HTTP.URL, env.VolSaDec.Token, pushBody(env, extra))
+	if r.status != http.StatusServiceUnavailable || r.code != schema.CodeUnavailable || r.retry == "" {
+		t.Fatalf("a push past MaxPushWaiting: %d %s Retry-After %q %v", r.status, r.code, r.retry, r.err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("refused after %v, want at once", d)
+	}
+	release()
+	for _, a := range answers {
+		if r := <-a; r.status != http.StatusOK {
+			t.Fatalf("a waiting push answered %d %s %v", r.status, r.code, r.err)
+		}
+	}
+	if n := storedOps(t, env, extra); n != 0 {
+		t.Fatalf("the refused push has %d ops stored", n)
+	}
+}

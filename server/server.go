@@ -62,6 +62,9 @@ type Config struct {
 	// MaxPushes bounds the pushes admitted at once however small (server/ops.go): each
 	// takes at least PushMemory/MaxPushes. 0 means DefaultMaxPushes.
 	MaxPushes int
+	// MaxPushWaiting bounds the pushes waiting for admission (server/ops.go); past it a
+	// push answers 503 with Retry-After at once. 0 means DefaultMaxPushWaiting.
+	MaxPushWaiting int
 }
 
 // Server is the HTTP server of cdtsync.
@@ -74,9 +77,10 @@ type Server struct {
 	m    *metrics
 	acc  *access
 
-	timeouts  Timeouts
-	pushMem   *weighted // admission of push bodies (server/ops.go)
-	pushFloor int64     // the least share of pushMem a push takes
+	timeouts   Timeouts
+	pushMem    *weighted // admission of push bodies (server/ops.go)
+	pushFloor  int64     // the least share of pushMem a push takes
+	maxWaiting int       // pushes that may wait for admission
 }
 
 // New builds the server and its routes.
@@ -100,6 +104,10 @@ func New(cfg Config) *Server {
 	}
 	s.pushMem = newWeighted(cfg.PushMemory)
 	s.pushFloor = max(cfg.PushMemory/int64(cfg.MaxPushes), minPushShare)
+	s.maxWaiting = cfg.MaxPushWaiting
+	if s.maxWaiting <= 0 {
+		s.maxWaiting = DefaultMaxPushWaiting
+	}
 	s.m = newMetrics(s.reg)
 	s.m.registerAdmission(s.reg, s.pushMem)
 	e := echo.New()
