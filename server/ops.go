@@ -65,8 +65,8 @@ const DefaultPushMemory = 64 << 20
 // beyond the bound wait for admission instead, holding only their connection.
 const DefaultMaxPushes = 128
 
-// DefaultMaxPushWaiting is Config.MaxPushWaiting's default: pushes waiting for admission;
-// past it a push is refused at once (503, Retry-After) instead of holding its connection
+// DefaultMaxPushWaiting is Config.MaxPushWaiting's default: pushes waiting to be
+// authenticated or admitted; past it a push is refused at once (503, Retry-After) instead of holding its connection
 // — its goroutine, buffers and request, some 25 KB live and twice that in RSS — for up to
 // PushWait only to be refused then. The writer drains roughly 60–140 storm pushes a second
 // on the 2-core machine (docs/BENCHMARKS.md), so 1,000 waiting is 7–17 s of work, within
@@ -190,8 +190,9 @@ const pushAppliedKey = "cdtsync.push_applied"
 //     PushMemory (times the decoding overhead) however many phones push at once. A
 //     waiting push holds its connection's buffers and goroutine, a few tens of KB, and no
 //     answer compressor (compressAnswers);
-//   - waiting: when MaxPushWaiting pushes already wait, a push answers 503 with
-//     Retry-After at once, so the memory of waiting connections is bounded too;
+//   - waiting: when MaxPushes+MaxPushWaiting pushes are already in the server, a push
+//     answers 503 with Retry-After at once (boundPushes, before authentication), so the
+//     memory of waiting connections is bounded too;
 //   - time: the push's context ends after PushWait; a push still waiting then (for
 //     admission or in the writer's queue) answers 503 with Retry-After, and the writer
 //     skips it. A push the writer has begun is never answered with an error for lack of
@@ -222,10 +223,6 @@ func (s *Server) admitPush(next echo.HandlerFunc) echo.HandlerFunc {
 		if need < s.pushFloor {
 			need = s.pushFloor // at most MaxPushes at once
 		}
-		if s.pushMem.waiting() >= s.maxWaiting {
-			s.m.admission.WithLabelValues("refused").Inc()
-			return s.pushGaveUp(c, r.Context())
-		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.timeouts.PushWait)
 		defer cancel()
 		if err := s.pushMem.acquire(ctx, need); err != nil {
@@ -249,6 +246,24 @@ func (s *Server) admitPush(next echo.HandlerFunc) echo.HandlerFunc {
 			return s.pushGaveUp(c, r.Context())
 		}
 		return err
+	}
+}
+
+// boundPushes runs before authentication on the push route: when MaxPushes +
+// MaxPushWaiting pushes are already in the server (being authenticated, waiting for
+// admission, admitted), a push answers 503 with Retry-After at once, before anything is
+// looked up or read for it. Under a storm the pushes waiting to be authenticated (a read
+// of the account and device each) are as many as those waiting for admission: bounding
+// only the latter left 3,000 pushes in the server and 257 MB of RSS.
+func (s *Server) boundPushes(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		n := s.pushesIn.Add(1)
+		defer s.pushesIn.Add(-1)
+		if n > s.maxInServer {
+			s.m.admission.WithLabelValues("refused").Inc()
+			return s.pushGaveUp(c, c.Request().Context())
+		}
+		return next(c)
 	}
 }
 

@@ -29,7 +29,7 @@ func (s *Server) routes() {
 	e.POST("/v1/devices/:id/revoke", s.revokeDevice, s.auth(schema.RoleCoordinator, schema.RoleAdmin))
 
 	// Sync and review (server/sync.go).
-	e.POST("/v1/sync/push", s.push, s.auth(schema.RoleVolunteer), s.admitPush) // admission: server/ops.go
+	e.POST("/v1/sync/push", s.push, s.boundPushes, s.auth(schema.RoleVolunteer), s.admitPush) // bound, admission: server/ops.go
 	e.GET("/v1/sync/pull", s.pull, s.auth(schema.RoleVolunteer))
 	e.GET("/v1/reviews", s.listReviews, s.auth(schema.RoleCoordinator, schema.RoleAdmin))
 	e.POST("/v1/reviews", s.postReviews, s.auth(schema.RoleCoordinator, schema.RoleAdmin))

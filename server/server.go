@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -62,8 +63,9 @@ type Config struct {
 	// MaxPushes bounds the pushes admitted at once however small (server/ops.go): each
 	// takes at least PushMemory/MaxPushes. 0 means DefaultMaxPushes.
 	MaxPushes int
-	// MaxPushWaiting bounds the pushes waiting for admission (server/ops.go); past it a
-	// push answers 503 with Retry-After at once. 0 means DefaultMaxPushWaiting.
+	// MaxPushWaiting bounds the pushes waiting to be authenticated or admitted
+	// (server/ops.go): past MaxPushes+MaxPushWaiting pushes in the server, a push answers
+	// 503 with Retry-After at once. 0 means DefaultMaxPushWaiting.
 	MaxPushWaiting int
 }
 
@@ -77,10 +79,11 @@ type Server struct {
 	m    *metrics
 	acc  *access
 
-	timeouts   Timeouts
-	pushMem    *weighted // admission of push bodies (server/ops.go)
-	pushFloor  int64     // the least share of pushMem a push takes
-	maxWaiting int       // pushes that may wait for admission
+	timeouts    Timeouts
+	pushMem     *weighted    // admission of push bodies (server/ops.go)
+	pushFloor   int64        // the least share of pushMem a push takes
+	pushesIn    atomic.Int64 // pushes in the server now (server/ops.go boundPushes)
+	maxInServer int64
 }
 
 // New builds the server and its routes.
@@ -104,10 +107,10 @@ func New(cfg Config) *Server {
 	}
 	s.pushMem = newWeighted(cfg.PushMemory)
 	s.pushFloor = max(cfg.PushMemory/int64(cfg.MaxPushes), minPushShare)
-	s.maxWaiting = cfg.MaxPushWaiting
-	if s.maxWaiting <= 0 {
-		s.maxWaiting = DefaultMaxPushWaiting
+	if cfg.MaxPushWaiting <= 0 {
+		cfg.MaxPushWaiting = DefaultMaxPushWaiting
 	}
+	s.maxInServer = int64(cfg.MaxPushes + cfg.MaxPushWaiting)
 	s.m = newMetrics(s.reg)
 	s.m.registerAdmission(s.reg, s.pushMem)
 	e := echo.New()
