@@ -247,19 +247,27 @@ func (c *Client) serverNow() time.Time { return c.now().Add(c.clock().Offset()) 
 // clock returns the Client's hybrid logical clock.
 func (c *Client) clock() *hlc.Clock { return c.clk.Load() }
 
-// learnServerTime sets the clock's offset from a response's server_time, read against the
-// phone's clock when the response arrived. If the clock had run ahead of server time (the
-// phone's clock jumped forward while offline, so its stamps would be refused as
-// clock_ahead, and every later stamp with them), it starts a new clock at server time,
-// after every stamp the server may have accepted.
-func (c *Client) learnServerTime(ctx context.Context, serverTime string, received time.Time) {
+// learnServerTime sets the clock's offset from a response's server_time. The server
+// stamped it between the request leaving and the answer arriving, so the phone's clock
+// mid-way is the best reading to compare it with, good to half the round trip: a
+// measurement that agrees with the offset in use within that margin changes nothing, so
+// transit jitter does not move the clock (two phones of a team keep the order in which
+// their volunteers recorded). If the clock had run ahead of server time (the phone's
+// clock jumped forward while offline, so its stamps would be refused as clock_ahead, and
+// every later stamp with them), it starts a new clock at server time, after every stamp
+// the server may have accepted.
+func (c *Client) learnServerTime(ctx context.Context, serverTime string, ex exchange) {
 	st, err := time.Parse(time.RFC3339Nano, serverTime)
-	if err != nil {
+	if err != nil || ex.received.IsZero() {
 		return
 	}
-	offset := st.Sub(received).Round(time.Millisecond)
+	half := ex.received.Sub(ex.sent) / 2
+	measured := st.Sub(ex.sent.Add(half))
 	cl := c.clock()
-	cl.SetOffset(offset)
+	if d := measured - cl.Offset(); d > half+time.Millisecond || d < -half-time.Millisecond {
+		cl.SetOffset(measured.Round(time.Millisecond))
+	}
+	offset := cl.Offset()
 	limit := hlc.FromTime(st.Add(schema.MaxClockAhead / 2))
 	if cl.Last() <= limit {
 		return

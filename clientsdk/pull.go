@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/cdtsync/cdtsync/schema"
 	"github.com/cdtsync/cdtsync/sync/hlc"
@@ -25,7 +24,7 @@ func (c *Client) pull(ctx context.Context, s *session, volunteer int64, rep *Syn
 	forceReset, done, reoffered := false, 0, 0
 	for {
 		var resp schema.PullResponse
-		var received time.Time
+		var ex exchange
 		u := s.base + "/v1/sync/pull?limit=" + strconv.Itoa(c.opts.PullLimit)
 		if cursor != "" {
 			u += "&cursor=" + url.QueryEscape(cursor)
@@ -34,7 +33,7 @@ func (c *Client) pull(ctx context.Context, s *session, volunteer int64, rep *Syn
 			return c.authorized(ctx, s, func(token string) error {
 				resp = schema.PullResponse{}
 				var err error
-				received, err = c.call(ctx, request{method: http.MethodGet, url: u, token: token}, &resp)
+				ex, err = c.call(ctx, request{method: http.MethodGet, url: u, token: token}, &resp)
 				return err
 			})
 		})
@@ -48,7 +47,7 @@ func (c *Client) pull(ctx context.Context, s *session, volunteer int64, rep *Syn
 		if err != nil {
 			return reoffered, err
 		}
-		c.learnServerTime(ctx, resp.ServerTime, received)
+		c.learnServerTime(ctx, resp.ServerTime, ex)
 		for _, ch := range resp.Changes {
 			if ch.Type == schema.ChangeLog && ch.Log != nil {
 				if v, err := hlc.Parse(ch.Log.Version); err == nil {

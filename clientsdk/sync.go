@@ -190,12 +190,12 @@ func (c *Client) push(ctx context.Context, s *session, volunteer int64, rep *Syn
 			return b
 		}
 		var resp schema.PushResponse
-		var received time.Time
+		var ex exchange
 		err = c.withRetry(ctx, "push", func() error {
 			return c.authorized(ctx, s, func(token string) error {
 				resp = schema.PushResponse{}
 				var err error
-				received, err = c.call(ctx, request{method: http.MethodPost, url: s.base + "/v1/sync/push", token: token, body: body, gzip: true}, &resp)
+				ex, err = c.call(ctx, request{method: http.MethodPost, url: s.base + "/v1/sync/push", token: token, body: body, gzip: true}, &resp)
 				return err
 			})
 		})
@@ -209,14 +209,12 @@ func (c *Client) push(ctx context.Context, s *session, volunteer int64, rep *Syn
 			// the server's message, like any rejection.
 			resp = schema.PushResponse{Results: []schema.OpResult{{OpID: ops[0].opID, Status: schema.ResultRejected,
 				Code: schema.CodeTooLarge, Message: ae.Err.Message}}}
-			received, err = time.Time{}, nil
+			ex, err = exchange{}, nil
 		}
 		if err != nil {
 			return err
 		}
-		if !received.IsZero() {
-			c.learnServerTime(ctx, resp.ServerTime, received)
-		}
+		c.learnServerTime(ctx, resp.ServerTime, ex) // not if the push was not answered
 		pushed, rejected, reissued, err := c.applyResults(ctx, ops, resp.Results)
 		if err != nil {
 			return err

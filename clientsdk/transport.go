@@ -51,16 +51,19 @@ var errUnreachable = &schema.Error{Code: schema.CodeUnavailable,
 func (e *NetworkError) Error() string   { return errUnreachable.Message + ": " + e.Cause.Error() }
 func (e *NetworkError) Unwrap() []error { return []error{errUnreachable, e.Cause} }
 
-// call sends one request and decodes a 2xx JSON answer into out. It returns the phone's
-// clock reading when the answer arrived. Errors are *NetworkError, *APIError or the
-// context's error.
-func (c *Client) call(ctx context.Context, r request, out any) (time.Time, error) {
+// exchange is when a request left and when its answer arrived, by the phone's clock.
+type exchange struct{ sent, received time.Time }
+
+// call sends one request and decodes a 2xx JSON answer into out. It returns when the
+// request left and its answer arrived (zero if it was not sent). Errors are
+// *NetworkError, *APIError or the context's error.
+func (c *Client) call(ctx context.Context, r request, out any) (exchange, error) {
 	var body io.Reader
 	var raw []byte
 	if r.body != nil {
 		b, err := json.Marshal(r.body())
 		if err != nil {
-			return time.Time{}, err
+			return exchange{}, err
 		}
 		if r.gzip {
 			var buf bytes.Buffer
@@ -74,7 +77,7 @@ func (c *Client) call(ctx context.Context, r request, out any) (time.Time, error
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
 	if err != nil {
-		return time.Time{}, err
+		return exchange{}, err
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "cdtsync-clientsdk/1")
@@ -87,35 +90,36 @@ func (c *Client) call(ctx context.Context, r request, out any) (time.Time, error
 	if r.token != "" {
 		req.Header.Set("Authorization", "Bearer "+r.token)
 	}
+	sent := c.now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return time.Time{}, ctx.Err()
+			return exchange{}, ctx.Err()
 		}
-		return time.Time{}, &NetworkError{Cause: err}
+		return exchange{}, &NetworkError{Cause: err}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-	received := c.now()
+	ex := exchange{sent: sent, received: c.now()}
 	if err != nil {
 		if ctx.Err() != nil {
-			return received, ctx.Err()
+			return ex, ctx.Err()
 		}
-		return received, &NetworkError{Cause: err}
+		return ex, &NetworkError{Cause: err}
 	}
 	if len(b) > maxResponseBytes {
-		return received, &NetworkError{Cause: errors.New("response too large")}
+		return ex, &NetworkError{Cause: errors.New("response too large")}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if out != nil {
 			if err := json.Unmarshal(b, out); err != nil {
 				// A 2xx with an unreadable body: a proxy in the way or a cut connection.
-				return received, &NetworkError{Cause: fmt.Errorf("decode answer: %w", err)}
+				return ex, &NetworkError{Cause: fmt.Errorf("decode answer: %w", err)}
 			}
 		}
-		return received, nil
+		return ex, nil
 	}
-	return received, apiError(resp, b)
+	return ex, apiError(resp, b)
 }
 
 // apiError builds the *APIError of an error answer.
