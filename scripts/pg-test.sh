@@ -2,7 +2,9 @@
 # pg-test.sh CMD [ARGS…] — run CMD with CDTSYNC_TEST_DATABASE_URL pointing at a PostgreSQL
 # the tests may fill with throwaway databases.
 #
-# If CDTSYNC_TEST_DATABASE_URL is already set, CMD runs against that server. Otherwise a
+# If CDTSYNC_TEST_DATABASE_URL is already set, CMD runs against that server. If no
+# PostgreSQL is installed, CMD runs without one and the PostgreSQL tests skip — except with
+# CI=true, where that is an error (.ci/run installs PostgreSQL). Otherwise a
 # throwaway cluster is made with PostgreSQL's own initdb in a temporary directory, started
 # on 127.0.0.1 and a free port (fsync on: the durability tests mean it), given a role and a
 # database, and stopped and removed when CMD ends, however it ends. PostgreSQL refuses to
@@ -28,8 +30,14 @@ if [ -z "${PG_BIN:-}" ]; then
 	PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 fi
 if [ -z "${PG_BIN:-}" ] || [ ! -x "$PG_BIN/postgres" ]; then
-	echo "pg-test.sh: no PostgreSQL server found (/usr/lib/postgresql/*/bin/postgres); install it (apt-get install -y postgresql) or set CDTSYNC_TEST_DATABASE_URL" >&2
-	exit 1
+	msg="no PostgreSQL server found (/usr/lib/postgresql/*/bin/postgres); install it (sudo apt-get install -y postgresql) or set CDTSYNC_TEST_DATABASE_URL"
+	if [ "${CI:-}" = true ]; then
+		echo "pg-test.sh: $msg" >&2
+		exit 1
+	fi
+	# A newcomer's machine: everything else runs; the PostgreSQL tests skip (in CI they fail).
+	echo "pg-test.sh: WARNING: $msg — the PostgreSQL tests are SKIPPED" >&2
+	exec "$@"
 fi
 
 as_pg=()
