@@ -1,11 +1,8 @@
 package report
 
 import (
-	"bytes"
 	"sort"
 	"strings"
-
-	"golang.org/x/text/collate"
 
 	"github.com/cdtsync/cdtsync/schema"
 )
@@ -90,30 +87,6 @@ func MetricOrder(m string) string {
 	return "3" + m
 }
 
-// SortByCollation sorts items stably by the Vietnamese collation of key
-// (schema.NewCollator), computing each collation key once (a province report sorts
-// 1,600 rows).
-func SortByCollation[T any](items []T, key func(T) string) {
-	sortWith(schema.NewCollator(), items, key)
-}
-
-func sortWith[T any](c *collate.Collator, items []T, key func(T) string) {
-	var buf collate.Buffer
-	type keyed struct {
-		k []byte
-		v T
-	}
-	ks := make([]keyed, len(items))
-	for i, it := range items {
-		ks[i] = keyed{append([]byte(nil), c.KeyFromString(&buf, key(it))...), it}
-		buf.Reset()
-	}
-	sort.SliceStable(ks, func(i, j int) bool { return bytes.Compare(ks[i].k, ks[j].k) < 0 })
-	for i := range ks {
-		items[i] = ks[i].v
-	}
-}
-
 // TreeOrder numbers units (by path) depth first, siblings in Vietnamese order of their
 // names.
 func TreeOrder(units map[string]*schema.Unit) map[int64]int {
@@ -131,7 +104,7 @@ func TreeOrder(units map[string]*schema.Unit) map[int64]int {
 	c := schema.NewCollator()
 	var walk func([]*schema.Unit)
 	walk = func(us []*schema.Unit) {
-		sortWith(c, us, func(u *schema.Unit) string { return u.Name })
+		schema.SortWith(c, us, func(u *schema.Unit) string { return u.Name })
 		for _, u := range us {
 			order[u.ID] = len(order)
 			walk(children[u.Path])

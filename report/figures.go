@@ -32,16 +32,8 @@ func (f *Figures) AddCell(data []byte, r CellRead, v int, from Day, withSums boo
 
 // addKindSums adds a kind's sums, the kind given as bytes (no allocation once seen).
 func (f *Figures) addKindSums(kind []byte, s Sums) {
-	if s == (Sums{}) {
-		return
-	}
 	if k := f.Kinds[string(kind)]; k != nil {
-		k.Logs += s.Logs
-		k.Attendees += s.Attendees
-		k.Incomplete += s.Incomplete
-		f.Total.Logs += s.Logs
-		f.Total.Attendees += s.Attendees
-		f.Total.Incomplete += s.Incomplete
+		f.add(k, s)
 		return
 	}
 	f.addSums(string(kind), s)
@@ -59,6 +51,11 @@ func (f *Figures) addSums(kind string, s Sums) {
 		k = &schema.KindFigures{}
 		f.Kinds[kind] = k
 	}
+	f.add(k, s)
+}
+
+// add adds s to kind k's figures and to the total.
+func (f *Figures) add(k *schema.KindFigures, s Sums) {
 	k.Logs += s.Logs
 	k.Attendees += s.Attendees
 	k.Incomplete += s.Incomplete

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -112,25 +111,6 @@ func cleanUsername(s string) (string, error) {
 			"username must be 3–64 characters of a-z, 0-9, . _ @ -")
 	}
 	return s, nil
-}
-
-// sortVietnamese sorts items by the Vietnamese collation of key.
-func sortVietnamese[T any](items []T, key func(T) string) {
-	c := schema.NewCollator()
-	keys := make([]string, len(items))
-	for i := range items {
-		keys[i] = key(items[i])
-	}
-	idx := make([]int, len(items))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(i, j int) bool { return c.CompareString(keys[idx[i]], keys[idx[j]]) < 0 })
-	out := make([]T, len(items))
-	for i, k := range idx {
-		out[i] = items[k]
-	}
-	copy(items, out)
 }
 
 // ActorFor rebuilds the actor of a request from the database, as the SQLite store's

@@ -337,7 +337,7 @@ func (db *DB) TeamOutput(ctx context.Context, a schema.Actor, f schema.ReportFil
 		}
 		// Namesakes in id order (the members come from a map).
 		sort.Slice(vols, func(i, j int) bool { return vols[i].VolunteerID < vols[j].VolunteerID })
-		report.SortByCollation(vols, func(v schema.VolunteerOutput) string { return v.Name })
+		schema.SortByName(vols, func(v schema.VolunteerOutput) string { return v.Name })
 		if vols == nil {
 			vols = []schema.VolunteerOutput{}
 		}
@@ -346,7 +346,7 @@ func (db *DB) TeamOutput(ctx context.Context, a schema.Actor, f schema.ReportFil
 		out.Teams = append(out.Teams, ta.t)
 	}
 	sort.Slice(out.Teams, func(i, j int) bool { return out.Teams[i].TeamID < out.Teams[j].TeamID })
-	report.SortByCollation(out.Teams, func(t schema.TeamOutput) string { return t.UnitName + "\x00" + t.Name })
+	schema.SortByName(out.Teams, func(t schema.TeamOutput) string { return t.UnitName + "\x00" + t.Name })
 	return out, nil
 }
 

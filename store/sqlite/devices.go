@@ -234,7 +234,7 @@ func (db *DB) ListDevices(ctx context.Context, a schema.Actor, f schema.DeviceFi
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	sortVietnamese(devices, func(d schema.Device) string { return d.VolunteerName + "\x00" + d.Name })
+	schema.SortByName(devices, func(d schema.Device) string { return d.VolunteerName + "\x00" + d.Name })
 	return devices, nil
 }
 

@@ -377,7 +377,7 @@ func (db *DB) TeamOutput(ctx context.Context, a schema.Actor, f schema.ReportFil
 			}
 			vols = append(vols, schema.VolunteerOutput{VolunteerID: id, Name: names[id], Revoked: revoked[id], OutputFigures: mf.Output()})
 		}
-		report.SortByCollation(vols, func(v schema.VolunteerOutput) string { return v.Name })
+		schema.SortByName(vols, func(v schema.VolunteerOutput) string { return v.Name })
 		if vols == nil {
 			vols = []schema.VolunteerOutput{}
 		}
@@ -385,7 +385,7 @@ func (db *DB) TeamOutput(ctx context.Context, a schema.Actor, f schema.ReportFil
 		ta.t.Volunteers = vols
 		out.Teams = append(out.Teams, ta.t)
 	}
-	report.SortByCollation(out.Teams, func(t schema.TeamOutput) string { return t.UnitName + "\x00" + t.Name })
+	schema.SortByName(out.Teams, func(t schema.TeamOutput) string { return t.UnitName + "\x00" + t.Name })
 	return out, nil
 }
 

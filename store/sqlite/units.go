@@ -1,16 +1,12 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
-
-	"golang.org/x/text/collate"
 
 	"github.com/cdtsync/cdtsync/schema"
 	"github.com/cdtsync/cdtsync/schema/unitfile"
@@ -186,34 +182,11 @@ func (db *DB) ListUnits(ctx context.Context, actor schema.Actor, parent *int64, 
 	return us, nil
 }
 
-// collators are Vietnamese collators; a Collator is not safe for concurrent use.
-var collators = sync.Pool{New: func() any { return schema.NewCollator() }}
-
 // SortUnits sorts units by name in Vietnamese order (Ă and Â after A, Đ after D, tones
 // after the letters; numbers as numbers), then by id.
 func SortUnits(us []schema.Unit) {
-	c := collators.Get().(*collate.Collator)
-	defer collators.Put(c)
-	var buf collate.Buffer
-	keys := make([][]byte, len(us))
-	for i := range us {
-		keys[i] = c.KeyFromString(&buf, us[i].Name)
-	}
-	idx := make([]int, len(us))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool {
-		if c := bytes.Compare(keys[idx[a]], keys[idx[b]]); c != 0 {
-			return c < 0
-		}
-		return us[idx[a]].ID < us[idx[b]].ID
-	})
-	sorted := make([]schema.Unit, len(us))
-	for i, j := range idx {
-		sorted[i] = us[j]
-	}
-	copy(us, sorted)
+	sort.Slice(us, func(a, b int) bool { return us[a].ID < us[b].ID })
+	schema.SortByName(us, func(u schema.Unit) string { return u.Name })
 }
 
 // UnitByCode returns the unit that a GSO code names in a code list ("vn-admin-2025-03-01").

@@ -107,7 +107,7 @@ func (db *DB) ListTeams(ctx context.Context, a schema.Actor, unitID *int64) ([]s
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	sortVietnamese(teams, func(t schema.Team) string { return t.Name })
+	schema.SortByName(teams, func(t schema.Team) string { return t.Name })
 	return teams, nil
 }
 
@@ -309,7 +309,7 @@ func (db *DB) ListUsers(ctx context.Context, a schema.Actor, f schema.UserFilter
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	sortVietnamese(users, func(u schema.User) string { return u.DisplayName })
+	schema.SortByName(users, func(u schema.User) string { return u.DisplayName })
 	return users, nil
 }
 
