@@ -20,8 +20,7 @@ import (
 // loadConfig is a whole run: the setup, the workload and how it is pushed.
 type loadConfig struct {
 	setupConfig
-	Server      string   // the first of Servers: setup goes through it
-	Servers     []string // pushes go to each in turn
+	Servers     []string // pushes go to each in turn; setup goes through the first
 	Batch       int
 	Concurrency int           // sustained mode: phones pushing at once (at most Devices)
 	Duration    time.Duration // sustained mode: how long new pushes start
@@ -61,7 +60,7 @@ func run(ctx context.Context, cfg loadConfig) (*summary, error) {
 			fmt.Fprintf(cfg.Progress, format+"\n", args...)
 		}
 	}
-	dep, err := setup(ctx, hc, cfg.Server, cfg.setupConfig, logf)
+	dep, err := setup(ctx, hc, cfg.Servers[0], cfg.setupConfig, logf)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +77,7 @@ func run(ctx context.Context, cfg loadConfig) (*summary, error) {
 	for _, d := range dep.Devices {
 		d.gen = newGenerator(w, d.idx, cfg.Seed, d.phone.offset)
 	}
-	sum := &summary{Mode: "load", Server: cfg.Server, UnitID: dep.Unit.ID, Unit: dep.Unit.Name, Hamlets: len(dep.Hamlets),
+	sum := &summary{Mode: "load", Server: cfg.Servers[0], UnitID: dep.Unit.ID, Unit: dep.Unit.Name, Hamlets: len(dep.Hamlets),
 		TeamID: dep.Team.ID, Team: dep.Team.Name, Devices: len(dep.Devices), Phones: dep.Phones, WrongClocks: dep.WrongClock,
 		Batch: cfg.Batch, Gzip: cfg.Gzip}
 	sum.Setup.Seconds = round(dep.Took.Seconds(), 2)
@@ -87,14 +86,10 @@ func run(ctx context.Context, cfg loadConfig) (*summary, error) {
 		dep.Team.Name, len(dep.Hamlets), dep.Took.Seconds())
 
 	st := newStats()
-	servers := cfg.Servers
-	if len(servers) == 0 {
-		servers = []string{cfg.Server}
+	if len(cfg.Servers) > 1 {
+		sum.Servers = cfg.Servers
 	}
-	if len(servers) > 1 {
-		sum.Servers = servers
-	}
-	p := &pusher{bases: servers, hc: hc, api: &api{base: cfg.Server, hc: hc}, gz: cfg.Gzip, skew: dep.Skew, st: st,
+	p := &pusher{bases: cfg.Servers, hc: hc, api: &api{base: cfg.Servers[0], hc: hc}, gz: cfg.Gzip, skew: dep.Skew, st: st,
 		maxRetries: cfg.MaxRetries}
 	var elapsed time.Duration
 	var cpu0 time.Duration

@@ -86,11 +86,26 @@ type outputFlags struct {
 	quiet    bool
 }
 
+// serverList splits a comma-separated list of base URLs.
+func serverList(v string) []string {
+	var out []string
+	for _, u := range strings.Split(v, ",") {
+		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
 func (m *Main) loadFlags(cfg *loadConfig, out *outputFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("cdtload", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
-	fs.StringVar(&cfg.Server, "server", m.env("CDTLOAD_SERVER", "http://127.0.0.1:8080"), "the server's base URL (env CDTLOAD_SERVER); several, comma-separated, for server processes sharing one PostgreSQL: setup goes through the first, pushes to each in turn")
+	cfg.Servers = serverList(m.env("CDTLOAD_SERVER", "http://127.0.0.1:8080"))
+	fs.Func("server", "the server's base URL (env CDTLOAD_SERVER, default http://127.0.0.1:8080); several, comma-separated, for server processes sharing one PostgreSQL: setup goes through the first, pushes to each in turn", func(v string) error {
+		cfg.Servers = serverList(v)
+		return nil
+	})
 	fs.StringVar(&cfg.User, "user", m.env("CDTLOAD_USER", ""), "an admin or coordinator username (env CDTLOAD_USER)")
 	fs.StringVar(&cfg.Password, "password", m.env("CDTLOAD_PASSWORD", ""), "its password (better: env CDTLOAD_PASSWORD)")
 	fs.Int64Var(&cfg.Unit, "unit", 0, "the unit for the team: a commune (its hamlets are used) or a hamlet; 0: the first commune with hamlets under the caller's unit")
@@ -167,15 +182,9 @@ func (m *Main) load(ctx context.Context, args []string) error {
 	case cfg.Edits+cfg.Deletes+cfg.Invalid >= 1:
 		return errors.New("--edits + --deletes + --invalid must stay below 1")
 	}
-	for _, u := range strings.Split(cfg.Server, ",") {
-		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
-			cfg.Servers = append(cfg.Servers, u)
-		}
-	}
 	if len(cfg.Servers) == 0 {
 		return errors.New("--server: a URL is required")
 	}
-	cfg.Server = cfg.Servers[0]
 	if out.seed != "" {
 		s, err := strconv.ParseUint(out.seed, 10, 64)
 		if err != nil {
