@@ -391,9 +391,9 @@ func startProcSampler(pids []int, every time.Duration, limitKB int64, over func(
 	if len(pids) > 1 {
 		p.sum.PIDs = pids
 	}
-	p.cpu0, _ = procsCPU(pids)
+	p.cpu0, _ = sumProcs(pids, procCPU)
 	p.w0 = procsWriteBytes(pids)
-	if kb, ok := procsRSS(pids); ok {
+	if kb, ok := sumProcs(pids, procRSS); ok {
 		p.sum.RSSStartMB = round(float64(kb)/1024, 1)
 		p.sum.RSSMaxMB = p.sum.RSSStartMB
 		p.lastRSS = kb
@@ -408,7 +408,7 @@ func startProcSampler(pids []int, every time.Duration, limitKB int64, over func(
 			case <-p.stop:
 				return
 			case <-t.C:
-				if kb, ok := procsRSS(pids); ok {
+				if kb, ok := sumProcs(pids, procRSS); ok {
 					p.sum.Samples++
 					p.lastRSS = kb
 					if mb := round(float64(kb)/1024, 1); mb > p.sum.RSSMaxMB {
@@ -428,14 +428,14 @@ func startProcSampler(pids []int, every time.Duration, limitKB int64, over func(
 func (p *procSampler) Stop() *procSummary {
 	close(p.stop)
 	<-p.done
-	if kb, ok := procsRSS(p.pids); ok {
+	if kb, ok := sumProcs(p.pids, procRSS); ok {
 		p.lastRSS = kb
 		if mb := round(float64(kb)/1024, 1); mb > p.sum.RSSMaxMB {
 			p.sum.RSSMaxMB = mb
 		}
 	}
 	p.sum.RSSEndMB = round(float64(p.lastRSS)/1024, 1)
-	cpu1, _ := procsCPU(p.pids)
+	cpu1, _ := sumProcs(p.pids, procCPU)
 	p.sum.CPU = shareOf(cpu1-p.cpu0, time.Since(p.start))
 	if w1 := procsWriteBytes(p.pids); p.w0 >= 0 && w1 >= p.w0 {
 		p.sum.WrittenMB = round(float64(w1-p.w0)/(1<<20), 1)
@@ -443,25 +443,15 @@ func (p *procSampler) Stop() *procSummary {
 	return &p.sum
 }
 
-// procsRSS, procsCPU and procsWriteBytes sum procRSS, procCPU and procWriteBytes over
-// processes; a process that has gone counts nothing (RSS: false only if all have gone).
-func procsRSS(pids []int) (int64, bool) {
-	var sum int64
+// sumProcs sums read (procRSS, procCPU) over processes; a process that has gone counts
+// nothing, and the sum is false only if all have gone. procsWriteBytes does the same for
+// procWriteBytes.
+func sumProcs[T int64 | time.Duration](pids []int, read func(pid int) (T, bool)) (T, bool) {
+	var sum T
 	found := false
 	for _, pid := range pids {
-		if kb, ok := procRSS(pid); ok {
-			sum, found = sum+kb, true
-		}
-	}
-	return sum, found
-}
-
-func procsCPU(pids []int) (time.Duration, bool) {
-	var sum time.Duration
-	found := false
-	for _, pid := range pids {
-		if d, ok := procCPU(pid); ok {
-			sum, found = sum+d, true
+		if v, ok := read(pid); ok {
+			sum, found = sum+v, true
 		}
 	}
 	return sum, found
