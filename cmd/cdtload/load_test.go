@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -323,4 +324,27 @@ func TestLoadSeveralServers(t *testing.T) {
 		t.Fatalf("servers %v (first %q), %d of 800 ops acknowledged", s.Servers, s.Server, s.OpsAcked)
 	}
 	checkStored(t, srv, &s)
+}
+
+// TestProcSamplerSumsProcesses: with several server pids the sampler reports their sum;
+// a pid given twice counts twice, one that has gone counts nothing.
+func TestProcSamplerSumsProcesses(t *testing.T) {
+	self := os.Getpid()
+	one, ok := procRSS(self)
+	if !ok {
+		t.Fatal("no RSS for this process")
+	}
+	two, ok := sumProcs([]int{self, self, 1 << 30}, procRSS)
+	if !ok || two < 2*one*9/10 || two > 2*one*11/10 {
+		t.Fatalf("RSS of the process twice: %d kB, once: %d kB", two, one)
+	}
+	if _, ok := sumProcs([]int{1 << 30}, procRSS); ok {
+		t.Fatal("a process that is gone reported an RSS")
+	}
+	s := startProcSampler([]int{self, self}, 10*time.Millisecond, 0, nil)
+	time.Sleep(50 * time.Millisecond)
+	sum := s.Stop()
+	if len(sum.PIDs) != 2 || sum.RSSMaxMB < 2*float64(one)/1024*0.9 {
+		t.Fatalf("summary %+v, one process %d kB", sum, one)
+	}
 }
