@@ -117,41 +117,110 @@ func (r *logRow) wire() schema.Log {
 	return w
 }
 
-// logArgs returns the values of a log's row for upsertLog.
-func logArgs(l *merge.Log, receivedAt time.Time) []any {
-	c := &l.Content
-	var occMS, corrMS, day any
-	if ms, ok := l.OccurredMillis(); ok {
-		corr := ms - l.OccurredOffsetMS
-		occMS, corrMS, day = ms, corr, engine.VietnamDay(corr)
-	}
-	var rstatus, rnote, rby, rat any
-	if l.Review.Status != "" {
-		rstatus, rnote, rby, rat = l.Review.Status, l.Review.Note, l.Review.By, l.Review.At
-	}
-	var dup, device any
-	if l.DuplicateOf != "" {
-		dup = l.DuplicateOf
-	}
-	if l.Created.Device != "" {
-		device = l.Created.Device
-	}
-	return []any{
-		l.ID, l.VolunteerID, l.TeamID, device, c.HamletID, c.Kind, c.OccurredAt, occMS, l.OccurredOffsetMS, corrMS, day,
-		c.CitizenRef, c.HouseholdRef, c.AgeBand, c.Gender, c.Attendees, c.Outcome, c.Consent, c.Note, c.Lat, c.Lon, c.AccuracyM,
-		merge.EncodeStamps(&l.Stamps), merge.EncodeStamp(l.Created), int64(l.ContentHLC()), l.Complete(), l.Deleted,
-		int64(l.DeletedHLC), rstatus, rnote, rby, rat, int64(l.Review.HLC), l.Status, dup, l.HadConflict, receivedAt,
-	}
+// logRows are whole log rows to write in one statement (upsertLogs), column by column:
+// one INSERT … SELECT FROM unnest for a push's logs, not one statement per log.
+type logRows struct {
+	ids, stamps, created, status                    []string
+	volunteer, team, offset, contentHLC, deletedHLC []int64
+	reviewHLC                                       []int64
+	complete, deleted, conflict                     []bool
+	device, kind, occurredAt, cref, href, age       []*string
+	gender, outcome, note, rstatus, rnote, rat, dup []*string
+	hamlet, occMS, corrMS, day, attendees, rby      []*int64
+	consent                                         []*bool
+	lat, lon, acc                                   []*float64
 }
 
-// upsertLog writes a whole log row with a new position; received_at stays the first.
-const upsertLog = `INSERT INTO logs (id, volunteer_id, team_id, device_id, hamlet_id, kind, occurred_at, occurred_ms,
+func ptr[T any](v T) *T { return &v }
+
+// add appends a log's row.
+func (r *logRows) add(l *merge.Log) {
+	c := &l.Content
+	var occMS, corrMS, day *int64
+	if ms, ok := l.OccurredMillis(); ok {
+		corr := ms - l.OccurredOffsetMS
+		occMS, corrMS, day = ptr(ms), ptr(corr), ptr(int64(engine.VietnamDay(corr)))
+	}
+	var rstatus, rnote, rat *string
+	var rby *int64
+	if l.Review.Status != "" {
+		rstatus, rnote, rby, rat = ptr(l.Review.Status), ptr(l.Review.Note), ptr(l.Review.By), ptr(l.Review.At)
+	}
+	var dup, device *string
+	if l.DuplicateOf != "" {
+		dup = ptr(l.DuplicateOf)
+	}
+	if l.Created.Device != "" {
+		device = ptr(l.Created.Device)
+	}
+	r.ids = append(r.ids, l.ID)
+	r.volunteer = append(r.volunteer, l.VolunteerID)
+	r.team = append(r.team, l.TeamID)
+	r.device = append(r.device, device)
+	r.hamlet = append(r.hamlet, c.HamletID)
+	r.kind = append(r.kind, c.Kind)
+	r.occurredAt = append(r.occurredAt, c.OccurredAt)
+	r.occMS = append(r.occMS, occMS)
+	r.offset = append(r.offset, l.OccurredOffsetMS)
+	r.corrMS = append(r.corrMS, corrMS)
+	r.day = append(r.day, day)
+	r.cref = append(r.cref, c.CitizenRef)
+	r.href = append(r.href, c.HouseholdRef)
+	r.age = append(r.age, c.AgeBand)
+	r.gender = append(r.gender, c.Gender)
+	r.attendees = append(r.attendees, c.Attendees)
+	r.outcome = append(r.outcome, c.Outcome)
+	r.consent = append(r.consent, c.Consent)
+	r.note = append(r.note, c.Note)
+	r.lat = append(r.lat, c.Lat)
+	r.lon = append(r.lon, c.Lon)
+	r.acc = append(r.acc, c.AccuracyM)
+	r.stamps = append(r.stamps, merge.EncodeStamps(&l.Stamps))
+	r.created = append(r.created, merge.EncodeStamp(l.Created))
+	r.contentHLC = append(r.contentHLC, int64(l.ContentHLC()))
+	r.complete = append(r.complete, l.Complete())
+	r.deleted = append(r.deleted, l.Deleted)
+	r.deletedHLC = append(r.deletedHLC, int64(l.DeletedHLC))
+	r.rstatus = append(r.rstatus, rstatus)
+	r.rnote = append(r.rnote, rnote)
+	r.rby = append(r.rby, rby)
+	r.rat = append(r.rat, rat)
+	r.reviewHLC = append(r.reviewHLC, int64(l.Review.HLC))
+	r.status = append(r.status, l.Status)
+	r.dup = append(r.dup, dup)
+	r.conflict = append(r.conflict, l.HadConflict)
+}
+
+// queue queues the statement that writes every added row, each with a new position, in
+// the order added; received_at stays a log's first.
+func (r *logRows) queue(b *pgx.Batch, receivedAt time.Time) {
+	if len(r.ids) == 0 {
+		return
+	}
+	b.Queue(upsertLogs, r.ids, r.volunteer, r.team, r.device, r.hamlet, r.kind, r.occurredAt, r.occMS, r.offset,
+		r.corrMS, r.day, r.cref, r.href, r.age, r.gender, r.attendees, r.outcome, r.consent, r.note, r.lat, r.lon,
+		r.acc, r.stamps, r.created, r.contentHLC, r.complete, r.deleted, r.deletedHLC, r.rstatus, r.rnote, r.rby,
+		r.rat, r.reviewHLC, r.status, r.dup, r.conflict, receivedAt)
+}
+
+// upsertLogs writes whole log rows (logRows.queue). WITH ORDINALITY and the ORDER BY keep
+// the rows, their positions and their row locks in the order given.
+const upsertLogs = `INSERT INTO logs (id, volunteer_id, team_id, device_id, hamlet_id, kind, occurred_at, occurred_ms,
 	occurred_offset_ms, corrected_ms, day, citizen_ref, household_ref, age_band, gender, attendees, outcome, consent,
 	note, lat, lon, accuracy_m, stamps, created_stamp, content_hlc, complete, deleted, deleted_hlc, review_status,
 	review_note, reviewed_by, reviewed_at, review_hlc, status, duplicate_of, had_conflict, received_at, tx, seq)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, decode($12, 'hex'), decode($13, 'hex'), $14, $15, $16, $17, $18,
-	$19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32::timestamptz, $33, $34, $35, $36, $37,
-	cdt_xid(), nextval('change_seq'))
+	SELECT id, vol, team, dev, hamlet, kind, occ, occ_ms, off_ms, corr_ms, day, decode(cref, 'hex'), decode(href, 'hex'),
+	age, gender, att, outcome, consent, note, lat, lon, acc, stamps, created, chlc, complete, deleted, dhlc, rstatus,
+	rnote, rby, rat, rhlc, status, dup, conflict, $37, cdt_xid(), nextval('change_seq')
+	FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::bigint[],
+		$9::bigint[], $10::bigint[], $11::integer[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[],
+		$17::text[], $18::boolean[], $19::text[], $20::double precision[], $21::double precision[],
+		$22::double precision[], $23::text[], $24::text[], $25::bigint[], $26::boolean[], $27::boolean[], $28::bigint[],
+		$29::text[], $30::text[], $31::bigint[], $32::timestamptz[], $33::bigint[], $34::text[], $35::uuid[], $36::boolean[])
+		WITH ORDINALITY AS r(id, vol, team, dev, hamlet, kind, occ, occ_ms, off_ms, corr_ms, day, cref, href, age, gender,
+		att, outcome, consent, note, lat, lon, acc, stamps, created, chlc, complete, deleted, dhlc, rstatus, rnote, rby,
+		rat, rhlc, status, dup, conflict, n)
+	ORDER BY n
 	ON CONFLICT (id) DO UPDATE SET device_id = excluded.device_id, hamlet_id = excluded.hamlet_id,
 	kind = excluded.kind, occurred_at = excluded.occurred_at, occurred_ms = excluded.occurred_ms,
 	occurred_offset_ms = excluded.occurred_offset_ms, corrected_ms = excluded.corrected_ms, day = excluded.day,

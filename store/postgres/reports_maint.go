@@ -484,21 +484,16 @@ func groupRows(rows []*contrib, key func(*contrib) string) map[string][]*contrib
 	return out
 }
 
-// loadMembers returns the contributions of the given people (through the logs' index on
-// citizen_ref, as the SQLite store does) or households.
+// loadMembers returns the contributions of the given people or households, through
+// their own indexes on rpt_contrib. (The SQLite store reaches people through the logs'
+// index on citizen_ref; PostgreSQL planned that join as a scan of every contribution.)
 func loadMembers(ctx context.Context, tx *Tx, households bool, refs [][]byte) ([]*contrib, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	q := `SELECT c.id, c.person, c.hamlet_id, c.team_id, c.volunteer_id, c.day, c.approved
-		FROM logs l JOIN rpt_contrib c ON c.id = l.id
-		WHERE c.person IS NOT NULL AND l.citizen_ref = ANY($1::bytea[])`
+	q := `SELECT id, person, hamlet_id, team_id, volunteer_id, day, approved FROM rpt_contrib WHERE person = ANY($1::bytea[])`
 	if households {
 		q = `SELECT id, household, hamlet_id, 0::bigint, 0::bigint, day, approved FROM rpt_contrib WHERE household = ANY($1::bytea[])`
-	}
-	want := map[string]bool{}
-	for _, r := range refs {
-		want[string(r)] = true
 	}
 	rows, err := tx.Query(ctx, q, refs)
 	if err != nil {
@@ -518,8 +513,8 @@ func loadMembers(ctx context.Context, tx *Tx, households bool, refs [][]byte) ([
 		c.day, c.counted = report.Day(day), true
 		if households {
 			c.household = string(ref)
-		} else if c.person = string(ref); !want[c.person] {
-			continue // the aggregates hold another person for this log: not one of these
+		} else {
+			c.person = string(ref)
 		}
 		out = append(out, &c)
 	}
@@ -989,7 +984,7 @@ func rebuildReports(ctx context.Context, tx *Tx) error {
 	last := "00000000-0000-0000-0000-000000000000"
 	for {
 		logs := map[string]*merge.Log{}
-		st := &syncTx{tx}
+		st := &syncTx{Tx: tx}
 		if err := st.queryLogs(ctx, logs, `SELECT `+logColumns+` FROM logs WHERE id > $1::uuid AND complete AND NOT deleted
 			AND status IN ('pending', 'approved') ORDER BY id LIMIT 2000`, last); err != nil {
 			return err

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"encoding/hex"
+	"fmt"
 	"sort"
 	"time"
 
@@ -22,7 +24,7 @@ var _ engine.Reader = (*syncReader)(nil)
 func (db *DB) SyncWrite(ctx context.Context, weight int, fn func(engine.Tx) error) error {
 	return db.Write(ctx, weight, func(tx *Tx) error {
 		tx.locked = map[string]bool{}
-		return fn(&syncTx{tx})
+		return fn(&syncTx{Tx: tx})
 	})
 }
 
@@ -31,7 +33,10 @@ func (db *DB) SyncRead(ctx context.Context, fn func(engine.Reader) error) error 
 	return fn(&syncReader{db: db, now: db.Now().UTC()})
 }
 
-type syncTx struct{ *Tx }
+type syncTx struct {
+	*Tx
+	history map[string][]merge.HistoryEntry // stored history by log id (loadHistory)
+}
 
 func (t *syncTx) Now() time.Time { return t.Tx.Now }
 
@@ -72,8 +77,69 @@ func (t *syncTx) Logs(ctx context.Context, ids []string) (map[string]*merge.Log,
 	for _, id := range ids {
 		t.locked[id] = true
 	}
-	err := t.queryLogs(ctx, out, `SELECT `+logColumns+` FROM logs WHERE id = ANY($1::uuid[])`, ids)
-	return out, err
+	if err := t.queryLogs(ctx, out, `SELECT `+logColumns+` FROM logs WHERE id = ANY($1::uuid[])`, ids); err != nil {
+		return nil, err
+	}
+	return out, t.loadHistory(ctx, out)
+}
+
+// loadHistory reads the history of the stored logs in one query, for History: an edit
+// needs its log's history, and a push of 500 edits should not wait on 500 round trips
+// while it holds its locks.
+func (t *syncTx) loadHistory(ctx context.Context, logs map[string]*merge.Log) error {
+	ids := make([]string, 0, len(logs))
+	for id := range logs {
+		ids = append(ids, id)
+	}
+	if t.history == nil {
+		t.history = map[string][]merge.HistoryEntry{}
+	}
+	for _, id := range ids {
+		t.history[id] = nil
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return t.scanHistory(ctx, `SELECT log_id::text, field, value, hlc, device_id, op_id, base FROM log_history WHERE log_id = ANY($1::uuid[])`, ids)
+}
+
+// History returns a log's stored history: read with the log (loadHistory), or now.
+func (t *syncTx) History(ctx context.Context, logID string) ([]merge.HistoryEntry, error) {
+	if h, ok := t.history[logID]; ok {
+		return h, nil
+	}
+	if t.history == nil {
+		t.history = map[string][]merge.HistoryEntry{}
+	}
+	t.history[logID] = nil
+	err := t.scanHistory(ctx, `SELECT log_id::text, field, value, hlc, device_id, op_id, base FROM log_history WHERE log_id = $1`, logID)
+	return t.history[logID], err
+}
+
+func (t *syncTx) scanHistory(ctx context.Context, query string, arg any) error {
+	rows, err := t.Query(ctx, query, arg)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			e              merge.HistoryEntry
+			id, field, val string
+			h, base        int64
+		)
+		if err := rows.Scan(&id, &field, &val, &h, &e.Stamp.Device, &e.Stamp.OpID, &base); err != nil {
+			return err
+		}
+		f, ok := schema.FieldByName(field)
+		if !ok {
+			continue
+		}
+		e.Field, e.Value = f, []byte(val)
+		e.Stamp.HLC, e.Stamp.Base = hlcOf(h), hlcOf(base)
+		t.history[id] = append(t.history[id], e)
+	}
+	return rows.Err()
 }
 
 func (t *syncTx) queryLogs(ctx context.Context, out map[string]*merge.Log, query string, args ...any) error {
@@ -93,33 +159,6 @@ func (t *syncTx) queryLogs(ctx context.Context, out map[string]*merge.Log, query
 	return rows.Err()
 }
 
-func (t *syncTx) History(ctx context.Context, logID string) ([]merge.HistoryEntry, error) {
-	rows, err := t.Query(ctx, `SELECT field, value, hlc, device_id, op_id, base FROM log_history WHERE log_id = $1`, logID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []merge.HistoryEntry
-	for rows.Next() {
-		var (
-			e          merge.HistoryEntry
-			field, val string
-			h, base    int64
-		)
-		if err := rows.Scan(&field, &val, &h, &e.Stamp.Device, &e.Stamp.OpID, &base); err != nil {
-			return nil, err
-		}
-		f, ok := schema.FieldByName(field)
-		if !ok {
-			continue
-		}
-		e.Field, e.Value = f, []byte(val)
-		e.Stamp.HLC, e.Stamp.Base = hlcOf(h), hlcOf(base)
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
 func groupName(k merge.GroupKey) string { return k.Kind + "\x00" + k.CitizenRef }
 
 // Groups locks the groups, then reads their members. Logs of a group that this
@@ -131,20 +170,26 @@ func (t *syncTx) Groups(ctx context.Context, keys []merge.GroupKey) (map[merge.G
 	}
 	want := make(map[merge.GroupKey]bool, len(keys))
 	names := make([]string, 0, len(keys))
-	refs := make([]string, 0, len(keys))
+	refs := make([][]byte, 0, len(keys))
 	for _, k := range keys {
 		if !want[k] {
 			want[k] = true
 			names = append(names, groupName(k))
-			refs = append(refs, k.CitizenRef)
+			ref, err := hex.DecodeString(k.CitizenRef)
+			if err != nil {
+				return nil, fmt.Errorf("postgres: citizen_ref %q is not hex: %w", k.CitizenRef, err)
+			}
+			refs = append(refs, ref)
 		}
 	}
 	if err := t.take(ctx, lockGroup, names); err != nil {
 		return nil, err
 	}
+	// = ANY of bytes is an index scan of logs_group; the IN over hex decoded in SQL it
+	// replaces was planned as a scan of every log, once per push.
 	m := map[string]*merge.Log{}
 	if err := t.queryLogs(ctx, m, `SELECT `+logColumns+` FROM logs
-		WHERE citizen_ref IN (SELECT decode(r, 'hex') FROM unnest($1::text[]) r) AND NOT deleted`, refs); err != nil {
+		WHERE citizen_ref = ANY($1::bytea[]) AND NOT deleted`, refs); err != nil {
 		return nil, err
 	}
 	for _, l := range m {
@@ -206,10 +251,11 @@ func (t *syncTx) Save(ctx context.Context, c *engine.Changes) error {
 	}
 	sort.Strings(ids) // rows locked in a stable order
 	b := &pgx.Batch{}
+	var whole logRows
 	for _, id := range ids {
 		l := c.Logs[id]
 		if t.locked[id] || c.New[id] {
-			b.Queue(upsertLog, logArgs(l, t.Tx.Now)...)
+			whole.add(l)
 			continue
 		}
 		var dup any
@@ -218,15 +264,11 @@ func (t *syncTx) Save(ctx context.Context, c *engine.Changes) error {
 		}
 		b.Queue(updateStatus, l.ID, l.Status, dup)
 	}
-	for _, id := range c.DropHistory {
-		b.Queue(`DELETE FROM log_history WHERE log_id = $1`, id)
+	whole.queue(b, t.Tx.Now)
+	if len(c.DropHistory) > 0 {
+		b.Queue(`DELETE FROM log_history WHERE log_id = ANY($1::uuid[])`, c.DropHistory)
 	}
-	for id, entries := range c.History {
-		for _, e := range entries {
-			b.Queue(`INSERT INTO log_history (log_id, field, value, hlc, device_id, op_id, base) VALUES ($1, $2, $3, $4, $5, $6, $7)
-				ON CONFLICT DO NOTHING`, id, e.Field.String(), string(e.Value), int64(e.Stamp.HLC), e.Stamp.Device, e.Stamp.OpID, int64(e.Stamp.Base))
-		}
-	}
+	queueHistory(b, c.History)
 	if len(c.Ops) > 0 {
 		opIDs := make([]string, len(c.Ops))
 		vols := make([]int64, len(c.Ops))
@@ -262,4 +304,25 @@ func (t *syncTx) Save(ctx context.Context, c *engine.Changes) error {
 		}
 	}
 	return teamDays.run(ctx) // last: its lock is held to the commit
+}
+
+// queueHistory queues the history entries to add, in one statement.
+func queueHistory(b *pgx.Batch, hist map[string][]merge.HistoryEntry) {
+	var (
+		ids, fields, values, devices, opIDs []string
+		hlcs, bases                         []int64
+	)
+	for id, entries := range hist {
+		for _, e := range entries {
+			ids, fields, values = append(ids, id), append(fields, e.Field.String()), append(values, string(e.Value))
+			hlcs, devices = append(hlcs, int64(e.Stamp.HLC)), append(devices, e.Stamp.Device)
+			opIDs, bases = append(opIDs, e.Stamp.OpID), append(bases, int64(e.Stamp.Base))
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	b.Queue(`INSERT INTO log_history (log_id, field, value, hlc, device_id, op_id, base)
+		SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
+		ON CONFLICT DO NOTHING`, ids, fields, values, hlcs, devices, opIDs, bases)
 }
