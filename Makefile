@@ -45,6 +45,8 @@ test-postgres:
 	CDTSYNC_TEST_STORE=postgres $(GO) test -count=1 -timeout 20m -run '^TestConvergence' ./sync/engine/ -rapid.checks=$(PG_CHECKS)
 	CDTSYNC_TEST_STORE=postgres $(GO) test -count=1 -race -timeout 20m -run '^TestReportsMatchModel$$' ./store/sqlite/
 	CDTSYNC_TEST_STORE=postgres $(GO) test -count=1 -race -timeout 20m -run '^TestEveryRouteIsScoped$$' ./server/
+	# Alone: it fills the lock table that every database of the cluster shares.
+	$(GO) test -count=1 -timeout 5m -tags locktable -run '^TestLockTableFull$$' ./store/postgres/
 
 # Every fuzz target (func FuzzXxx in a _test.go file) for FUZZTIME each.
 fuzz:

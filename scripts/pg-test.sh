@@ -87,8 +87,11 @@ trap 'exit 130' INT TERM
 # fsync on (the default, said here so nobody "speeds up" the tests by turning it off):
 # the tests that kill servers with -9 check what was acknowledged is still there.
 # max_connections: several test packages and three server processes run at once.
+# max_locks_per_transaction: PostgreSQL's default unless PG_MAX_LOCKS says (the benchmarks
+# use the size docs/SCALING.md recommends; TestLockTableFull fills the table, faster when
+# it is small).
 "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -w -t 60 -l "$dir/log/postgres.log" \
-	-o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/sock -c fsync=on -c synchronous_commit=on -c max_connections=300 -c shared_buffers=256MB" \
+	-o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/sock -c fsync=on -c synchronous_commit=on -c max_connections=300 -c max_locks_per_transaction=${PG_MAX_LOCKS:-64} -c shared_buffers=256MB" \
 	start >/dev/null || {
 	cat "$dir/log/postgres.log" >&2
 	exit 1

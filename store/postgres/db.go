@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -137,8 +138,38 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err := pool.QueryRow(ctx, `SELECT current_setting('fsync')`).Scan(&fsync); err == nil && fsync != "on" {
 		db.log.Warn("PostgreSQL runs with fsync off: acknowledged pushes can be lost on a crash")
 	}
+	db.checkLockTable(ctx)
 	db.startCompactor()
 	return db, nil
+}
+
+// locksPerPush is the most advisory locks one push of n operations takes (locks.go): an op
+// id, a log, a once-per-person group, a person and a household for each operation, and a
+// few volunteers, team days and tables besides.
+func locksPerPush(n int) int64 { return 5*int64(n) + 64 }
+
+// checkLockTable warns when PostgreSQL's lock table cannot hold the locks of two server
+// processes like this one, each running pushes of the largest size on every connection
+// of its pool. Past the table's size PostgreSQL fails transactions with "out of shared
+// memory"; Write retries them and then answers 503 busy, but the deployment is then
+// paced by its configuration, not by its machines.
+func (db *DB) checkLockTable(ctx context.Context) {
+	var perTx, conns, prepared int64
+	err := db.pool.QueryRow(ctx, `SELECT current_setting('max_locks_per_transaction')::bigint,
+		current_setting('max_connections')::bigint, current_setting('max_prepared_transactions')::bigint`).Scan(&perTx, &conns, &prepared)
+	if err != nil {
+		db.log.Warn("cannot read PostgreSQL's lock table settings", "err", err)
+		return
+	}
+	table := perTx * (conns + prepared)
+	need := int64(db.pool.Config().MaxConns) * locksPerPush(schema.MaxOpsPerPush)
+	if table >= 2*need {
+		return
+	}
+	want := (2*need + conns + prepared - 1) / (conns + prepared)
+	db.log.Warn("PostgreSQL's lock table is small for concurrent pushes; set max_locks_per_transaction higher (docs/SCALING.md)",
+		"max_locks_per_transaction", perTx, "max_connections", conns, "lock_table", table,
+		"locks_this_process_may_hold", need, "recommended_max_locks_per_transaction", want)
 }
 
 // Close stops the compactor and closes the pool after the queries in flight.
@@ -204,7 +235,13 @@ func (db *DB) Write(ctx context.Context, weight int, fn func(*Tx) error) error {
 			break
 		}
 		db.stats.retries.Add(1)
-		time.Sleep(time.Duration(attempt) * time.Millisecond)
+		pause := time.Duration(attempt) * time.Millisecond
+		if lockTableFull(err) {
+			// Other transactions release their locks when they end: give them the time of
+			// a few pushes, with jitter so that the waiting ones do not all come back at once.
+			pause = time.Duration(attempt)*50*time.Millisecond + time.Duration(mrand.Int64N(int64(50*time.Millisecond)))
+		}
+		time.Sleep(pause)
 	}
 	db.stats.observe(int64(weight), time.Since(start), err)
 	return storageError(err)
@@ -242,12 +279,22 @@ func callSafely(fn func(*Tx) error, tx *Tx) (err error) {
 
 // retryable reports whether PostgreSQL aborted the transaction to break a deadlock or a
 // serialization conflict: running it again is the documented answer.
+// A transaction that found PostgreSQL's lock table full is retried too: nothing of it
+// remains, and the table empties as the other transactions end (lockTableFull).
 func retryable(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		return pe.Code == "40P01" || pe.Code == "40001"
+		return pe.Code == "40P01" || pe.Code == "40001" || pe.Code == "53200"
 	}
 	return false
+}
+
+// lockTableFull reports whether err is PostgreSQL's "out of shared memory" (53200), which
+// it answers when its lock table is full: the push path's advisory locks (locks.go) need
+// max_locks_per_transaction to be sized for them (checkLockTable, docs/SCALING.md).
+func lockTableFull(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "53200"
 }
 
 // Retry-After of storage failures, as the SQLite store gives them.
@@ -283,6 +330,8 @@ func storageError(err error) error {
 		switch {
 		case pe.Code == "53100": // disk_full
 			return &wrapped{errStorageFull(), err}
+		case pe.Code == "53200": // out of shared memory: the lock table is full, still after retries
+			return &wrapped{errOverloaded().(*schema.Error), err}
 		case pe.Code == "25006", // read_only_sql_transaction (a standby)
 			pe.Code == "53300",                                         // too_many_connections
 			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutdown, cannot connect now
@@ -387,7 +436,7 @@ func (s *stats) observe(ops int64, d time.Duration, err error) {
 type WriterStats struct {
 	Writes   int64 // transactions run (committed or failed)
 	Failed   int64 // of which failed
-	Retries  int64 // transactions run again after a deadlock or serialization abort
+	Retries  int64 // transactions run again after a deadlock, a serialization abort or a full lock table
 	Ops      int64 // push operations written
 	InFlight int64 // push operations running or waiting now
 	Rejected int64 // writes refused because MaxOps were in flight
