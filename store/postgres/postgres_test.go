@@ -377,3 +377,86 @@ func TestConcurrentTeamPushesKeepReportsExact(t *testing.T) {
 		t.Fatalf("aggregates kept by concurrent pushes differ from those rebuilt from the logs:\nkept    %.2000s\nrebuilt %.2000s", kept, rebuilt)
 	}
 }
+
+// TestPushQueriesUseIndexes: the push path's reads by citizen or household ref, planned
+// for a push's 500 refs on tables of 200,000 rows where a resident has two logs and a
+// household six (as cdtload's residents do), are index scans — never a scan of every log
+// or contribution per push. The people's read used to join logs to rpt_contrib, planned
+// as a scan of every contribution (29 ms a push at 140,000 logs); this test fails on it.
+func TestPushQueriesUseIndexes(t *testing.T) {
+	ctx := context.Background()
+	dbs, f := open(t, 1, postgres.Options{CompactEvery: -1})
+	pool := dbs[0].Pool()
+	const rows = 200_000
+	if _, err := pool.Exec(ctx, `INSERT INTO logs (id, volunteer_id, team_id, hamlet_id, kind, occurred_at, citizen_ref,
+		household_ref, consent, outcome, complete, received_at, tx, seq)
+		SELECT md5(i::text)::uuid, $1, $2, $3, 'vneid_level2', '2026-11-20T09:00:00+07:00', sha256((i / 2)::text::bytea),
+		sha256((i / 6)::text::bytea), true, 'completed', true, now(), 1, i FROM generate_series(1, $4) i`,
+		f.HongA.UserID, f.SaDecTeam, f.SaDecHamlets[0], rows); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO rpt_contrib (id, hamlet_id, team_id, volunteer_id, day, ms, kind, counted,
+		approved, attendees, person, household)
+		SELECT id, hamlet_id, team_id, volunteer_id, 20261120, 0, kind, true, false, 1, citizen_ref, household_ref FROM logs`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `ANALYZE logs; ANALYZE rpt_contrib`); err != nil {
+		t.Fatal(err)
+	}
+	// A push's refs: 500, half of people already met.
+	var refs [][]byte
+	if err := pool.QueryRow(ctx, `SELECT array_agg(sha256((CASE WHEN i % 2 = 0 THEN i * 97 ELSE $1 + i END)::text::bytea))
+		FROM generate_series(1, 500) i`, rows).Scan(&refs); err != nil {
+		t.Fatal(err)
+	}
+	// PostgreSQL plans a prepared statement for its parameters (custom: the first five
+	// runs on each connection, and EXPLAIN with them), then once for any (generic).
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	explain := func(q string, args ...any) string {
+		var plan []string
+		r, err := conn.Query(ctx, q, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		defer r.Close()
+		for r.Next() {
+			var line string
+			if err := r.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			if len(line) > 100 {
+				line = line[:100] + "…" // the refs
+			}
+			plan = append(plan, line)
+		}
+		if err := r.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(plan, "\n")
+	}
+	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(ctx, `RESET plan_cache_mode; DEALLOCATE ALL`)
+	for name, q := range postgres.PushRefQueries {
+		if _, err := conn.Exec(ctx, `PREPARE generic_plan(bytea[]) AS `+q); err != nil {
+			t.Fatal(err)
+		}
+		plans := map[string]string{
+			"custom":  explain(`EXPLAIN `+q, refs),
+			"generic": explain(`EXPLAIN EXECUTE generic_plan(NULL)`),
+		}
+		if _, err := conn.Exec(ctx, `DEALLOCATE generic_plan`); err != nil {
+			t.Fatal(err)
+		}
+		for kind, plan := range plans {
+			if strings.Contains(plan, "Seq Scan") || !strings.Contains(plan, "Index") {
+				t.Errorf("%s, %s plan, is not an index scan:\n%s", name, kind, plan)
+			}
+		}
+	}
+}

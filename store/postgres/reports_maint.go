@@ -484,16 +484,22 @@ func groupRows(rows []*contrib, key func(*contrib) string) map[string][]*contrib
 	return out
 }
 
-// loadMembers returns the contributions of the given people or households, through
-// their own indexes on rpt_contrib. (The SQLite store reaches people through the logs'
-// index on citizen_ref; PostgreSQL planned that join as a scan of every contribution.)
+// The contributions of people and of households, each through its own index on
+// rpt_contrib. (The SQLite store reaches people through the logs' index on citizen_ref;
+// PostgreSQL planned that join as a scan of every contribution: TestPushQueriesUseIndexes.)
+const (
+	personContribsQuery    = `SELECT id, person, hamlet_id, team_id, volunteer_id, day, approved FROM rpt_contrib WHERE person = ANY($1::bytea[])`
+	householdContribsQuery = `SELECT id, household, hamlet_id, 0::bigint, 0::bigint, day, approved FROM rpt_contrib WHERE household = ANY($1::bytea[])`
+)
+
+// loadMembers returns the contributions of the given people or households.
 func loadMembers(ctx context.Context, tx *Tx, households bool, refs [][]byte) ([]*contrib, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	q := `SELECT id, person, hamlet_id, team_id, volunteer_id, day, approved FROM rpt_contrib WHERE person = ANY($1::bytea[])`
+	q := personContribsQuery
 	if households {
-		q = `SELECT id, household, hamlet_id, 0::bigint, 0::bigint, day, approved FROM rpt_contrib WHERE household = ANY($1::bytea[])`
+		q = householdContribsQuery
 	}
 	rows, err := tx.Query(ctx, q, refs)
 	if err != nil {

@@ -159,6 +159,11 @@ func (t *syncTx) queryLogs(ctx context.Context, out map[string]*merge.Log, query
 	return rows.Err()
 }
 
+// groupLogsQuery reads the logs of once-per-person groups by their citizen refs, as bytes:
+// = ANY of bytes is an index scan of logs_group, where an IN over hex decoded in SQL was
+// planned as a scan of every log, once per push (TestPushQueriesUseIndexes).
+const groupLogsQuery = `SELECT ` + logColumns + ` FROM logs WHERE citizen_ref = ANY($1::bytea[]) AND NOT deleted`
+
 func groupName(k merge.GroupKey) string { return k.Kind + "\x00" + k.CitizenRef }
 
 // Groups locks the groups, then reads their members. Logs of a group that this
@@ -185,11 +190,8 @@ func (t *syncTx) Groups(ctx context.Context, keys []merge.GroupKey) (map[merge.G
 	if err := t.take(ctx, lockGroup, names); err != nil {
 		return nil, err
 	}
-	// = ANY of bytes is an index scan of logs_group; the IN over hex decoded in SQL it
-	// replaces was planned as a scan of every log, once per push.
 	m := map[string]*merge.Log{}
-	if err := t.queryLogs(ctx, m, `SELECT `+logColumns+` FROM logs
-		WHERE citizen_ref = ANY($1::bytea[]) AND NOT deleted`, refs); err != nil {
+	if err := t.queryLogs(ctx, m, groupLogsQuery, refs); err != nil {
 		return nil, err
 	}
 	for _, l := range m {
