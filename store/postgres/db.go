@@ -215,6 +215,16 @@ const maxAttempts = 5
 // runs to its end (the engine passes a context that is not cancelled), and a commit whose
 // answer was lost may have been applied: re-sent pushes answer already_applied.
 func (db *DB) Write(ctx context.Context, weight int, fn func(*Tx) error) error {
+	return db.write(ctx, weight, pgx.TxOptions{}, fn)
+}
+
+// pushTx begins a push's transaction with generic plans for its statements, in the BEGIN's
+// own round trip. Every statement of the push path looks rows up by keys or arrays of keys
+// (TestPushQueriesUseIndexes checks the generic plans of the reads by ref); left to choose,
+// PostgreSQL planned several of them again at every run, a tenth of its CPU at pushes of 20.
+var pushTx = pgx.TxOptions{BeginQuery: "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"}
+
+func (db *DB) write(ctx context.Context, weight int, opts pgx.TxOptions, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -230,7 +240,7 @@ func (db *DB) Write(ctx context.Context, weight int, fn func(*Tx) error) error {
 	start := time.Now()
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = db.attempt(ctx, fn)
+		err = db.attempt(ctx, opts, fn)
 		if err == nil || attempt == maxAttempts || !retryable(err) {
 			break
 		}
@@ -247,7 +257,7 @@ func (db *DB) Write(ctx context.Context, weight int, fn func(*Tx) error) error {
 	return storageError(err)
 }
 
-func (db *DB) attempt(ctx context.Context, fn func(*Tx) error) error {
+func (db *DB) attempt(ctx context.Context, opts pgx.TxOptions, fn func(*Tx) error) error {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -255,7 +265,7 @@ func (db *DB) attempt(ctx context.Context, fn func(*Tx) error) error {
 	defer conn.Release()
 	// Once begun, the transaction is not interrupted by the caller giving up.
 	bg := context.WithoutCancel(ctx)
-	ptx, err := conn.Begin(bg)
+	ptx, err := conn.BeginTx(bg, opts)
 	if err != nil {
 		return err
 	}

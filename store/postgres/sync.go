@@ -22,7 +22,7 @@ var _ engine.Reader = (*syncReader)(nil)
 // read: OpResults its op ids, Logs its logs, Groups its groups, Save the report members
 // (locks.go); a push that meets a concurrent push of the same things waits for it.
 func (db *DB) SyncWrite(ctx context.Context, weight int, fn func(engine.Tx) error) error {
-	return db.Write(ctx, weight, func(tx *Tx) error {
+	return db.write(ctx, weight, pushTx, func(tx *Tx) error {
 		tx.locked = map[string]bool{}
 		return fn(&syncTx{Tx: tx})
 	})

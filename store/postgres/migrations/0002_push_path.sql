@@ -4,10 +4,8 @@
 -- contributions by person, as it already read households by household.
 CREATE INDEX rpt_contrib_person ON rpt_contrib(person) WHERE person IS NOT NULL;
 
--- cdt_lock in one statement: the sorted, distinct keys are locked in that order (the
--- subquery's ORDER BY is kept by the aggregate above it), without a PL/pgSQL loop that
--- ran one statement per key.
-CREATE OR REPLACE FUNCTION cdt_lock(keys bigint[]) RETURNS void
-	LANGUAGE sql VOLATILE AS $$
-	SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT x AS k FROM unnest(keys) AS x ORDER BY x) s;
-$$;
+-- cdt_ts is STABLE, as to_char is: declared IMMUTABLE it could not be inlined, and every
+-- log read ran it as a function call per row and column.
+CREATE OR REPLACE FUNCTION cdt_ts(t timestamptz) RETURNS text
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
