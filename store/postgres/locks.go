@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Advisory locks. A write transaction locks what it is about to read and change, so that
@@ -45,6 +47,17 @@ type lockState struct {
 // take locks the named things of class c, in ascending key order. It fails (a bug, never
 // a wait in a cycle) if the transaction already holds a lock of a higher class.
 func (tx *Tx) take(ctx context.Context, c lockClass, names []string) error {
+	b := &pgx.Batch{}
+	if err := tx.queueTake(b, c, names); err != nil || b.Len() == 0 {
+		return err
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// queueTake queues take's statement in b: the reads queued after it run once the locks
+// are held, in the same round trip (READ COMMITTED: each statement sees what committed
+// before it began).
+func (tx *Tx) queueTake(b *pgx.Batch, c lockClass, names []string) error {
 	if len(names) == 0 {
 		return nil
 	}
@@ -58,8 +71,8 @@ func (tx *Tx) take(ctx context.Context, c lockClass, names []string) error {
 	}
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
-	_, err := tx.Exec(ctx, lockKeys, keys)
-	return err
+	b.Queue(lockKeys, keys)
+	return nil
 }
 
 // lockKeys locks the keys of an array in the array's order, which take sorts. It does what
@@ -71,12 +84,21 @@ const lockKeys = `SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[
 
 // takeShared takes the one shared lock of class c.
 func (tx *Tx) takeShared(ctx context.Context, c lockClass) error {
+	b := &pgx.Batch{}
+	if err := tx.queueTakeShared(b, c); err != nil {
+		return err
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// queueTakeShared queues takeShared's statement in b (see queueTake).
+func (tx *Tx) queueTakeShared(b *pgx.Batch, c lockClass) error {
 	if c < tx.locks.highest {
 		return fmt.Errorf("postgres: lock of class %d taken after class %d", c, tx.locks.highest)
 	}
 	tx.locks.highest = c
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, lockKey(c, ""))
-	return err
+	b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, lockKey(c, ""))
+	return nil
 }
 
 // takeExclusive takes the one exclusive lock of class c.

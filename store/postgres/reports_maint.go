@@ -186,11 +186,30 @@ const reportsFormat = "3"
 // reportsReady reports whether the aggregates may be maintained incrementally (see the
 // SQLite store): built, in this format, and no unit moved since.
 func reportsReady(ctx context.Context, tx *Tx) (bool, error) {
-	var state, format, unitsSeq *string
-	var maxSeq *int64
-	if err := tx.QueryRow(ctx, reportStateQuery).Scan(&state, &format, &unitsSeq, &maxSeq); err != nil {
+	b := &pgx.Batch{}
+	st := queueReportState(b)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return false, err
 	}
+	return st.ready(ctx, tx)
+}
+
+// reportState is what reportsReady decides from, read by queueReportState.
+type reportState struct {
+	state, format, unitsSeq *string
+	maxSeq                  *int64
+}
+
+func queueReportState(b *pgx.Batch) *reportState {
+	st := &reportState{}
+	b.Queue(reportStateQuery).QueryRow(func(r pgx.Row) error {
+		return r.Scan(&st.state, &st.format, &st.unitsSeq, &st.maxSeq)
+	})
+	return st
+}
+
+func (st *reportState) ready(ctx context.Context, tx *Tx) (bool, error) {
+	state, format, unitsSeq, maxSeq := st.state, st.format, st.unitsSeq, st.maxSeq
 	if deref(state) == "stale" {
 		return false, nil
 	}
@@ -240,10 +259,15 @@ func maintainReports(ctx context.Context, tx *Tx, logs map[string]*merge.Log, is
 	if reportsDisabled.Load() || len(logs) == 0 {
 		return nil, nil
 	}
-	if err := tx.takeShared(ctx, lockReports); err != nil {
+	b := &pgx.Batch{}
+	if err := tx.queueTakeShared(b, lockReports); err != nil {
 		return nil, err
 	}
-	ready, err := reportsReady(ctx, tx)
+	st := queueReportState(b)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	ready, err := st.ready(ctx, tx)
 	if err != nil || !ready {
 		return nil, err
 	}
@@ -253,11 +277,25 @@ func maintainReports(ctx context.Context, tx *Tx, logs map[string]*merge.Log, is
 // teamDayStep is the last part of a maintenance: the team days whose log counts change,
 // and the pairs of those that start or stop being active days.
 type teamDayStep struct {
-	m     *maint
-	delta map[tdayKey]int64
+	m      *maint
+	delta  map[tdayKey]int64
+	writes *pgx.Batch // the maintenance's other writes, not yet sent (takeWrites)
 }
 
-// run locks the team days, reads their counts and writes the new ones with their pairs.
+// takeWrites returns the maintenance's other writes, not yet sent, so that the caller
+// sends them with its own in one round trip (a new batch if there are none), and forgets
+// them.
+func (s *teamDayStep) takeWrites() *pgx.Batch {
+	if s == nil || s.writes == nil {
+		return &pgx.Batch{}
+	}
+	b := s.writes
+	s.writes = nil
+	return b
+}
+
+// run locks the team days and reads their counts in one round trip, then writes the new
+// ones with their pairs.
 func (s *teamDayStep) run(ctx context.Context) error {
 	if s == nil {
 		return nil
@@ -271,10 +309,11 @@ func (s *teamDayStep) run(ctx context.Context) error {
 	if len(names) == 0 {
 		return nil
 	}
-	if err := s.m.tx.take(ctx, lockTeamDay, names); err != nil {
+	b := s.takeWrites()
+	if err := s.m.tx.queueTake(b, lockTeamDay, names); err != nil {
 		return err
 	}
-	return s.apply(ctx)
+	return s.applyAfter(ctx, b)
 }
 
 // apply reads the team days' counts and writes the new ones with their pairs; the caller
@@ -283,10 +322,21 @@ func (s *teamDayStep) apply(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
+	return s.applyAfter(ctx, s.takeWrites())
+}
+
+// applyAfter is apply with the read sent after what first holds already.
+func (s *teamDayStep) applyAfter(ctx context.Context, first *pgx.Batch) error {
 	m := s.m
 	m.cells = map[cellID]*cellDelta{} // the others' were written
+	keys, cur := queueTeamDays(first, s.delta)
+	if first.Len() > 0 {
+		if err := m.tx.SendBatch(ctx, first).Close(); err != nil {
+			return err
+		}
+	}
 	b := &pgx.Batch{}
-	if err := m.teamDays(b, s.delta); err != nil {
+	if err := m.teamDays(b, keys, cur, s.delta); err != nil {
 		return err
 	}
 	m.writeCellDeltas(b)
@@ -374,19 +424,16 @@ func applyContribs(ctx context.Context, tx *Tx, logs map[string]*merge.Log, isNe
 			names = append(names, "v"+strconv.FormatInt(k.volunteer, 10))
 		}
 	}
-	if err := tx.take(ctx, lockMember, names); err != nil {
+	// The locks and the reads of what they protect, in one round trip.
+	b := &pgx.Batch{}
+	if err := tx.queueTake(b, lockMember, names); err != nil {
 		return nil, err
 	}
-	personRows, err := loadMembers(ctx, tx, false, persons)
-	if err != nil {
-		return nil, err
-	}
-	householdRows, err := loadMembers(ctx, tx, true, households)
-	if err != nil {
-		return nil, err
-	}
-	vdays, err := loadVdays(ctx, tx, vdelta)
-	if err != nil {
+	var personRows, householdRows []*contrib
+	queueMembers(b, false, persons, &personRows)
+	queueMembers(b, true, households, &householdRows)
+	vdays := queueVdays(b, vdelta)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
 	hamlets, teams := map[int64]bool{}, map[int64]bool{}
@@ -458,17 +505,14 @@ func applyContribs(ctx context.Context, tx *Tx, logs map[string]*merge.Log, isNe
 		rows := byHousehold[ref]
 		m.pairDiff(report.MemberHousehold, m.presences(rows, false), m.presences(afterRows(rows, func(c *contrib) bool { return c.household == ref }), false))
 	}
-	b := &pgx.Batch{}
+	b = &pgx.Batch{}
 	if err := m.volunteers(b, vdays, vdelta); err != nil {
 		return nil, err
 	}
 	m.writeContribs(b, changed, byID, after)
 	m.writeCellDeltas(b)
 	m.writePaths(b)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, err
-	}
-	return &teamDayStep{m: m, delta: tdelta}, nil
+	return &teamDayStep{m: m, delta: tdelta, writes: b}, nil
 }
 
 type signed struct {
@@ -492,39 +536,36 @@ const (
 	householdContribsQuery = `SELECT id, household, hamlet_id, 0::bigint, 0::bigint, day, approved FROM rpt_contrib WHERE household = ANY($1::bytea[])`
 )
 
-// loadMembers returns the contributions of the given people or households.
-func loadMembers(ctx context.Context, tx *Tx, households bool, refs [][]byte) ([]*contrib, error) {
+// queueMembers queues the read of the contributions of the given people or households
+// into *out.
+func queueMembers(b *pgx.Batch, households bool, refs [][]byte, out *[]*contrib) {
 	if len(refs) == 0 {
-		return nil, nil
+		return
 	}
 	q := personContribsQuery
 	if households {
 		q = householdContribsQuery
 	}
-	rows, err := tx.Query(ctx, q, refs)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*contrib
-	for rows.Next() {
-		var (
-			c   contrib
-			ref []byte
-			day int64
-		)
-		if err := rows.Scan(&c.id, &ref, &c.hamlet, &c.team, &c.volunteer, &day, &c.approved); err != nil {
-			return nil, err
+	b.Queue(q, refs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var (
+				c   contrib
+				ref []byte
+				day int64
+			)
+			if err := rows.Scan(&c.id, &ref, &c.hamlet, &c.team, &c.volunteer, &day, &c.approved); err != nil {
+				return err
+			}
+			c.day, c.counted = report.Day(day), true
+			if households {
+				c.household = string(ref)
+			} else {
+				c.person = string(ref)
+			}
+			*out = append(*out, &c)
 		}
-		c.day, c.counted = report.Day(day), true
-		if households {
-			c.household = string(ref)
-		} else {
-			c.person = string(ref)
-		}
-		out = append(out, &c)
-	}
-	return out, rows.Err()
+		return rows.Err()
+	})
 }
 
 func loadContribs(ctx context.Context, tx *Tx, ids [][16]byte) ([]*contrib, error) {
@@ -547,8 +588,9 @@ func loadContribs(ctx context.Context, tx *Tx, ids [][16]byte) ([]*contrib, erro
 	return out, rows.Err()
 }
 
-// loadVdays returns, for every volunteer with a change, all its rpt_vdays rows.
-func loadVdays(ctx context.Context, tx *Tx, delta map[vdayKey][2]int64) (map[int64]map[vdayKey][2]int64, error) {
+// queueVdays queues the read of every rpt_vdays row of each volunteer with a change; the
+// map it returns is filled when b has been sent.
+func queueVdays(b *pgx.Batch, delta map[vdayKey][2]int64) map[int64]map[vdayKey][2]int64 {
 	out := map[int64]map[vdayKey][2]int64{}
 	var vols []int64
 	for k, d := range delta {
@@ -560,26 +602,25 @@ func loadVdays(ctx context.Context, tx *Tx, delta map[vdayKey][2]int64) (map[int
 		}
 	}
 	if len(vols) == 0 {
-		return out, nil
+		return out
 	}
-	rows, err := tx.Query(ctx, `SELECT volunteer_id, day, hamlet_id, team_id, n, n_approved FROM rpt_vdays WHERE volunteer_id = ANY($1)`, vols)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			k   vdayKey
-			day int64
-			n   [2]int64
-		)
-		if err := rows.Scan(&k.volunteer, &day, &k.hamlet, &k.team, &n[0], &n[1]); err != nil {
-			return nil, err
-		}
-		k.day = report.Day(day)
-		out[k.volunteer][k] = n
-	}
-	return out, rows.Err()
+	b.Queue(`SELECT volunteer_id, day, hamlet_id, team_id, n, n_approved FROM rpt_vdays WHERE volunteer_id = ANY($1)`, vols).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var (
+					k   vdayKey
+					day int64
+					n   [2]int64
+				)
+				if err := rows.Scan(&k.volunteer, &day, &k.hamlet, &k.team, &n[0], &n[1]); err != nil {
+					return err
+				}
+				k.day = report.Day(day)
+				out[k.volunteer][k] = n
+			}
+			return rows.Err()
+		})
+	return out
 }
 
 func (m *maint) loadPaths(hamlets, teams map[int64]bool) error {
@@ -816,15 +857,17 @@ func (m *maint) volunteers(b *pgx.Batch, rows map[int64]map[vdayKey][2]int64, de
 }
 
 // teamDays reads the team days changed, queues their new counts and adds their pairs.
-func (m *maint) teamDays(b *pgx.Batch, delta map[tdayKey]int64) error {
-	var keys []tdayKey
+// queueTeamDays queues the read of the counts of the team days whose count changes; cur
+// is filled when b has been sent.
+func queueTeamDays(b *pgx.Batch, delta map[tdayKey]int64) (keys []tdayKey, cur map[tdayKey]int64) {
 	for k, d := range delta {
 		if d != 0 {
 			keys = append(keys, k)
 		}
 	}
+	cur = map[tdayKey]int64{}
 	if len(keys) == 0 {
-		return nil
+		return nil, cur
 	}
 	sort.Slice(keys, func(i, j int) bool {
 		if keys[i].team != keys[j].team {
@@ -837,28 +880,28 @@ func (m *maint) teamDays(b *pgx.Batch, delta map[tdayKey]int64) error {
 	for i, k := range keys {
 		teams[i], days[i] = k.team, int64(k.day)
 	}
-	cur := map[tdayKey]int64{}
-	rows, err := m.tx.Query(m.ctx, `SELECT t.team_id, t.day, t.n FROM rpt_tdays t
-		JOIN unnest($1::bigint[], $2::integer[]) AS k(team, day) ON k.team = t.team_id AND k.day = t.day`, teams, days)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var (
-			k      tdayKey
-			day, n int64
-		)
-		if err := rows.Scan(&k.team, &day, &n); err != nil {
-			rows.Close()
-			return err
-		}
-		k.day = report.Day(day)
-		cur[k] = n
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
+	b.Queue(`SELECT t.team_id, t.day, t.n FROM rpt_tdays t
+		JOIN unnest($1::bigint[], $2::integer[]) AS k(team, day) ON k.team = t.team_id AND k.day = t.day`, teams, days).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var (
+					k      tdayKey
+					day, n int64
+				)
+				if err := rows.Scan(&k.team, &day, &n); err != nil {
+					return err
+				}
+				k.day = report.Day(day)
+				cur[k] = n
+			}
+			return rows.Err()
+		})
+	return keys, cur
+}
+
+// teamDays queues the new counts of the team days (keys, read into cur) and computes their
+// pairs.
+func (m *maint) teamDays(b *pgx.Batch, keys []tdayKey, cur map[tdayKey]int64, delta map[tdayKey]int64) error {
 	for _, k := range keys {
 		n := cur[k]
 		next := n + delta[k]

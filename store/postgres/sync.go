@@ -35,7 +35,8 @@ func (db *DB) SyncRead(ctx context.Context, fn func(engine.Reader) error) error 
 
 type syncTx struct {
 	*Tx
-	history map[string][]merge.HistoryEntry // stored history by log id (loadHistory)
+	history map[string][]merge.HistoryEntry // stored history by log id (read with the logs: Logs)
+	hamlets map[int64]string                // hamlets' paths by id, "" for an id that is not one (Hamlet)
 }
 
 func (t *syncTx) Now() time.Time { return t.Tx.Now }
@@ -47,63 +48,51 @@ func (t *syncTx) OpResults(ctx context.Context, opIDs []string) (map[string]engi
 	if len(opIDs) == 0 {
 		return out, nil
 	}
-	if err := t.take(ctx, lockOp, opIDs); err != nil {
+	b := &pgx.Batch{}
+	if err := t.queueTake(b, lockOp, opIDs); err != nil {
 		return nil, err
 	}
-	rows, err := t.Query(ctx, `SELECT op_id::text, volunteer_id, hash, status, code, message FROM ops WHERE op_id = ANY($1::uuid[])`, opIDs)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s engine.StoredOp
-		if err := rows.Scan(&s.OpID, &s.VolunteerID, &s.Hash, &s.Status, &s.Code, &s.Message); err != nil {
-			return nil, err
-		}
-		out[s.OpID] = s
-	}
-	return out, rows.Err()
+	b.Queue(`SELECT op_id::text, volunteer_id, hash, status, code, message FROM ops WHERE op_id = ANY($1::uuid[])`, opIDs).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var s engine.StoredOp
+				if err := rows.Scan(&s.OpID, &s.VolunteerID, &s.Hash, &s.Status, &s.Code, &s.Message); err != nil {
+					return err
+				}
+				out[s.OpID] = s
+			}
+			return rows.Err()
+		})
+	return out, t.SendBatch(ctx, b).Close()
 }
 
-// Logs locks the logs, then reads them. The transaction writes these logs whole.
+// Logs locks the logs, then reads them and their history (for History: an edit needs its
+// log's history, and a push of 500 edits should not wait on 500 round trips while it holds
+// its locks), all in one round trip. The transaction writes these logs whole.
 func (t *syncTx) Logs(ctx context.Context, ids []string) (map[string]*merge.Log, error) {
 	out := make(map[string]*merge.Log, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
-	if err := t.take(ctx, lockLog, ids); err != nil {
+	b := &pgx.Batch{}
+	if err := t.queueTake(b, lockLog, ids); err != nil {
 		return nil, err
 	}
 	for _, id := range ids {
 		t.locked[id] = true
 	}
-	if err := t.queryLogs(ctx, out, `SELECT `+logColumns+` FROM logs WHERE id = ANY($1::uuid[])`, ids); err != nil {
-		return nil, err
-	}
-	return out, t.loadHistory(ctx, out)
-}
-
-// loadHistory reads the history of the stored logs in one query, for History: an edit
-// needs its log's history, and a push of 500 edits should not wait on 500 round trips
-// while it holds its locks.
-func (t *syncTx) loadHistory(ctx context.Context, logs map[string]*merge.Log) error {
-	ids := make([]string, 0, len(logs))
-	for id := range logs {
-		ids = append(ids, id)
-	}
+	b.Queue(`SELECT `+logColumns+` FROM logs WHERE id = ANY($1::uuid[])`, ids).Query(scanLogs(out))
 	if t.history == nil {
 		t.history = map[string][]merge.HistoryEntry{}
 	}
 	for _, id := range ids {
 		t.history[id] = nil
 	}
-	if len(ids) == 0 {
-		return nil
-	}
-	return t.scanHistory(ctx, `SELECT log_id::text, field, value, hlc, device_id, op_id, base FROM log_history WHERE log_id = ANY($1::uuid[])`, ids)
+	b.Queue(historyQuery+` WHERE log_id = ANY($1::uuid[])`, ids).Query(t.scanHistory)
+	return out, t.SendBatch(ctx, b).Close()
 }
 
-// History returns a log's stored history: read with the log (loadHistory), or now.
+// History returns a log's stored history: read with the log (Logs), or now.
 func (t *syncTx) History(ctx context.Context, logID string) ([]merge.HistoryEntry, error) {
 	if h, ok := t.history[logID]; ok {
 		return h, nil
@@ -112,16 +101,19 @@ func (t *syncTx) History(ctx context.Context, logID string) ([]merge.HistoryEntr
 		t.history = map[string][]merge.HistoryEntry{}
 	}
 	t.history[logID] = nil
-	err := t.scanHistory(ctx, `SELECT log_id::text, field, value, hlc, device_id, op_id, base FROM log_history WHERE log_id = $1`, logID)
+	rows, err := t.Query(ctx, historyQuery+` WHERE log_id = $1`, logID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	err = t.scanHistory(rows)
 	return t.history[logID], err
 }
 
-func (t *syncTx) scanHistory(ctx context.Context, query string, arg any) error {
-	rows, err := t.Query(ctx, query, arg)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
+const historyQuery = `SELECT log_id::text, field, value, hlc, device_id, op_id, base FROM log_history`
+
+// scanHistory adds the history entries of rows to t.history.
+func (t *syncTx) scanHistory(rows pgx.Rows) error {
 	for rows.Next() {
 		var (
 			e              merge.HistoryEntry
@@ -148,15 +140,22 @@ func (t *syncTx) queryLogs(ctx context.Context, out map[string]*merge.Log, query
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var r logRow
-		if err := r.scan(rows); err != nil {
-			return err
+	return scanLogs(out)(rows)
+}
+
+// scanLogs returns a function that adds the logs of rows to out.
+func scanLogs(out map[string]*merge.Log) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		for rows.Next() {
+			var r logRow
+			if err := r.scan(rows); err != nil {
+				return err
+			}
+			l := r.l
+			out[l.ID] = &l
 		}
-		l := r.l
-		out[l.ID] = &l
+		return rows.Err()
 	}
-	return rows.Err()
 }
 
 // groupLogsQuery reads the logs of once-per-person groups by their citizen refs, as bytes:
@@ -187,11 +186,13 @@ func (t *syncTx) Groups(ctx context.Context, keys []merge.GroupKey) (map[merge.G
 			refs = append(refs, ref)
 		}
 	}
-	if err := t.take(ctx, lockGroup, names); err != nil {
+	b := &pgx.Batch{}
+	if err := t.queueTake(b, lockGroup, names); err != nil {
 		return nil, err
 	}
 	m := map[string]*merge.Log{}
-	if err := t.queryLogs(ctx, m, groupLogsQuery, refs); err != nil {
+	b.Queue(groupLogsQuery, refs).Query(scanLogs(m))
+	if err := t.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
 	for _, l := range m {
@@ -202,13 +203,39 @@ func (t *syncTx) Groups(ctx context.Context, keys []merge.GroupKey) (map[merge.G
 	return out, nil
 }
 
+// Hamlet returns a hamlet's path. It reads the hamlet with its siblings, once: a push's
+// logs name the hamlets of one commune, and one read then serves the whole push.
 func (t *syncTx) Hamlet(ctx context.Context, id int64) (string, bool, error) {
-	var path string
-	err := t.QueryRow(ctx, `SELECT path FROM units WHERE id = $1 AND level = 'hamlet'`, id).Scan(&path)
-	if err == pgx.ErrNoRows {
-		return "", false, nil
+	if p, ok := t.hamlets[id]; ok {
+		return p, p != "", nil
 	}
-	return path, err == nil, err
+	if t.hamlets == nil {
+		t.hamlets = map[int64]string{}
+	}
+	rows, err := t.Query(ctx, `SELECT id, path FROM units WHERE level = 'hamlet'
+		AND parent_id = (SELECT parent_id FROM units WHERE id = $1 AND level = 'hamlet')`, id)
+	if err != nil {
+		return "", false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			u int64
+			p string
+		)
+		if err := rows.Scan(&u, &p); err != nil {
+			return "", false, err
+		}
+		t.hamlets[u] = p
+	}
+	if err := rows.Err(); err != nil {
+		return "", false, err
+	}
+	if _, ok := t.hamlets[id]; !ok {
+		t.hamlets[id] = "" // not a hamlet
+	}
+	p := t.hamlets[id]
+	return p, p != "", nil
 }
 
 func (t *syncTx) Kinds(ctx context.Context) (map[string]schema.Kind, error) {
@@ -237,11 +264,12 @@ func queryKinds(ctx context.Context, q querier) (map[string]schema.Kind, error) 
 	return out, rows.Err()
 }
 
-// Save writes a unit of changes: the report aggregates first (they lock their members),
-// then the logs — whole if this transaction locked them, their status only if not — their
-// history, the ops' results and the device report (a row lock held to the commit) in one
-// round trip, and last the team days' counts, whose locks every push of a team's phones
-// that day needs, so they are held only from there to the commit.
+// Save writes a unit of changes: the report aggregates first (they lock their members and
+// read them), then, in one round trip, the aggregates' writes, the logs — whole if this
+// transaction locked them, their status only if not — their history, the ops' results and
+// the device report (a row lock held to the commit), and last the team days' counts, whose
+// locks every push of a team's phones that day needs, so they are held only from there to
+// the commit.
 func (t *syncTx) Save(ctx context.Context, c *engine.Changes) error {
 	teamDays, err := maintainReports(ctx, t.Tx, c.Logs, c.New)
 	if err != nil {
@@ -251,8 +279,8 @@ func (t *syncTx) Save(ctx context.Context, c *engine.Changes) error {
 	for id := range c.Logs {
 		ids = append(ids, id)
 	}
-	sort.Strings(ids) // rows locked in a stable order
-	b := &pgx.Batch{}
+	sort.Strings(ids)          // rows locked in a stable order
+	b := teamDays.takeWrites() // the aggregates' writes, sent with these
 	var whole logRows
 	for _, id := range ids {
 		l := c.Logs[id]
