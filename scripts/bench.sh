@@ -28,11 +28,19 @@
 #                             ratio = load ÷ mean(baseline before, after). The 1- and 3-process
 #                             loads alternate in order from run to run (the database grows).
 #   PG_RUNS=$BENCH_RUNS       PostgreSQL runs; PG_RAW_ROWS=100000 PG_RAW_REPEAT=3 PG_RAW_CONNS=1,2,4
+#   PG_STATEMENTS=0           1: the throwaway PostgreSQL loads pg_stat_statements (planning
+#                             tracked too), and after each PostgreSQL load the statements that
+#                             took the most time are listed (calls, rows, plans, time)
+#   The field's shape — phones of many small teams pushing ~20 ops — is, for example:
+#     BENCH_PG=1 LOAD_DEVICES=64 LOAD_BATCH=20 LOAD_ARGS="--teams 8" make bench
 set -euo pipefail
 
 BENCH_PG=${BENCH_PG:-0}
 if [ "$BENCH_PG" = 1 ] && [ -z "${CDTSYNC_TEST_DATABASE_URL:-}" ]; then
 	# The lock table as docs/SCALING.md asks a deployment to size it.
+	if [ "${PG_STATEMENTS:-0}" = 1 ]; then
+		export PG_OPTS="${PG_OPTS:-} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
+	fi
 	PG_MAX_LOCKS=${PG_MAX_LOCKS:-1024} exec "$(dirname "$0")/pg-test.sh" "$0" "$@"
 fi
 
@@ -56,6 +64,7 @@ STORM_WINDOW=${STORM_WINDOW:-60s}
 STORM_ARGS=${STORM_ARGS:-}
 STORM_ABORT_RSS_MB=${STORM_ABORT_RSS_MB:-4096}
 PG_RUNS=${PG_RUNS:-$BENCH_RUNS}
+PG_STATEMENTS=${PG_STATEMENTS:-0}
 PG_SERVERS=${PG_SERVERS:-3}
 PG_RAW_ROWS=${PG_RAW_ROWS:-100000}
 PG_RAW_REPEAT=${PG_RAW_REPEAT:-3}
@@ -114,6 +123,12 @@ cleanup() {
 		rm -rf "$DATA" "${RUN:-/nonexistent}"/pg-data-*
 		if [ -n "$PG_DB_URL" ]; then psql_cmd -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; fi
 	fi
+}
+# psql_db runs psql on the bench database (PG_DB).
+psql_db() {
+	local psql
+	psql=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1)
+	"$psql" "$PG_DB_URL" -v ON_ERROR_STOP=1 -q "$@"
 }
 psql_cmd() {
 	local psql
@@ -283,6 +298,9 @@ pg_load() {
 	done
 	say "cdtload against $k PostgreSQL-backed server process(es), run $n: $LOAD_DEVICES devices, batch $LOAD_BATCH, $LOAD_DURATION (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 	local wal0 t0
+	if [ "$PG_STATEMENTS" = 1 ]; then
+		psql_db -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
+	fi
 	pg_ticks >"$RUN/$name-$n.ticks0"
 	wal0=$(psql_cmd -At -c "SELECT pg_current_wal_lsn()")
 	t0=$(date +%s.%N)
@@ -300,6 +318,13 @@ pg_load() {
 		"$(jsonnum ops_acked "$RUN/$name-$n.json")" | tee "$RUN/$name-$n.pgside"
 	echo "active backends of the database, sampled every 0.5 s (what they wait for):"
 	sort "$RUN/$name-$n.waits" | uniq -c | sort -rn | head -8
+	if [ "$PG_STATEMENTS" = 1 ]; then
+		echo "statements by time (pg_stat_statements; time includes waits): ms, calls, rows, plans, statement"
+		psql_db -At -F' | ' -c "SELECT round(total_exec_time + total_plan_time), calls, rows, plans,
+			left(regexp_replace(query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements
+			WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+			ORDER BY total_exec_time + total_plan_time DESC LIMIT 12" | tee "$RUN/$name-$n.statements"
+	fi
 	stop_pg_servers
 }
 

@@ -89,9 +89,9 @@ trap 'exit 130' INT TERM
 # max_connections: several test packages and three server processes run at once.
 # max_locks_per_transaction: PostgreSQL's default unless PG_MAX_LOCKS says (the benchmarks
 # use the size docs/SCALING.md recommends; TestLockTableFull fills the table, faster when
-# it is small).
+# it is small). PG_OPTS adds options (bench.sh's PG_STATEMENTS=1 loads pg_stat_statements).
 "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -w -t 60 -l "$dir/log/postgres.log" \
-	-o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/sock -c fsync=on -c synchronous_commit=on -c max_connections=300 -c max_locks_per_transaction=${PG_MAX_LOCKS:-64} -c shared_buffers=256MB" \
+	-o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/sock -c fsync=on -c synchronous_commit=on -c max_connections=300 -c max_locks_per_transaction=${PG_MAX_LOCKS:-64} -c shared_buffers=256MB ${PG_OPTS:-}" \
 	start >/dev/null || {
 	cat "$dir/log/postgres.log" >&2
 	exit 1

@@ -78,7 +78,7 @@ func run(ctx context.Context, cfg loadConfig) (*summary, error) {
 		d.gen = newGenerator(w, d.idx, cfg.Seed, d.phone.offset)
 	}
 	sum := &summary{Mode: "load", Server: cfg.Servers[0], UnitID: dep.Unit.ID, Unit: dep.Unit.Name, Hamlets: len(dep.Hamlets),
-		TeamID: dep.Team.ID, Team: dep.Team.Name, Devices: len(dep.Devices), Phones: dep.Phones, WrongClocks: dep.WrongClock,
+		TeamID: dep.Team.ID, Team: dep.Team.Name, Teams: len(dep.Teams), Devices: len(dep.Devices), Phones: dep.Phones, WrongClocks: dep.WrongClock,
 		Batch: cfg.Batch, Gzip: cfg.Gzip}
 	sum.Setup.Seconds = round(dep.Took.Seconds(), 2)
 	sum.Setup.Created, sum.Setup.Reused = dep.Created, dep.Reused

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -133,6 +134,28 @@ func TestLoadReusesTeam(t *testing.T) {
 	}
 	if got := srv.Count(t, `SELECT COUNT(*) FROM users WHERE role = 'volunteer' AND team_id = ?`, a.TeamID); got != 8 {
 		t.Errorf("volunteers in the team: %d, want 8", got)
+	}
+}
+
+// --teams spreads the devices over several teams, round robin: each team gets its share
+// of volunteers, and each volunteer's logs carry its own team.
+func TestLoadSpreadsDevicesOverTeams(t *testing.T) {
+	srv := sdktest.Start(t)
+	s := mustRun(t, srv, "--devices", "7", "--teams", "3", "--batch", "20", "--count", "280", "--team", "Tổ CNSCĐ ấp Đông Huề")
+	if s.Teams != 3 || !s.AllAcked || s.Errors != 0 || s.Setup.Created != 7 {
+		t.Fatalf("teams %d, all acked %v, errors %d, volunteers created %d", s.Teams, s.AllAcked, s.Errors, s.Setup.Created)
+	}
+	for i, want := range []int64{3, 2, 2} {
+		name := fmt.Sprintf("Tổ CNSCĐ ấp Đông Huề %d", i+1)
+		if got := srv.Count(t, `SELECT COUNT(*) FROM users u JOIN teams t ON t.id = u.team_id WHERE u.role = 'volunteer' AND t.name = ?`, name); got != want {
+			t.Errorf("%s: %d volunteers, want %d", name, got, want)
+		}
+		if got := srv.Count(t, `SELECT COUNT(*) FROM logs l JOIN teams t ON t.id = l.team_id WHERE t.name = ?`, name); got == 0 {
+			t.Errorf("%s: no logs", name)
+		}
+	}
+	if got := srv.Count(t, `SELECT COUNT(*) FROM logs l JOIN users u ON u.id = l.volunteer_id WHERE l.team_id <> u.team_id`); got != 0 {
+		t.Errorf("%d logs carry a team other than their volunteer's", got)
 	}
 }
 

@@ -110,6 +110,7 @@ func (m *Main) loadFlags(cfg *loadConfig, out *outputFlags) *flag.FlagSet {
 	fs.StringVar(&cfg.Password, "password", m.env("CDTLOAD_PASSWORD", ""), "its password (better: env CDTLOAD_PASSWORD)")
 	fs.Int64Var(&cfg.Unit, "unit", 0, "the unit for the team: a commune (its hamlets are used) or a hamlet; 0: the first commune with hamlets under the caller's unit")
 	fs.StringVar(&cfg.Team, "team", "Tổ CNSCĐ đo tải (cdtload)", "the team's name; reused with its volunteers if it exists")
+	fs.IntVar(&cfg.Teams, "teams", 1, "spread the devices over this many teams, round robin, named \"<team> 1\"…: phones of many small teams, as in the field, rather than one")
 	fs.IntVar(&cfg.Devices, "devices", 32, "simulated enrolments (volunteer + phone); --storm: default 10000")
 	fs.Float64Var(&cfg.Shared, "shared", 0.05, "share of enrolments that are a second volunteer on another's phone")
 	fs.Float64Var(&cfg.WrongClocks, "wrong-clocks", 0.03, "share of phones whose clock is wrong (days, a year, hours off)")

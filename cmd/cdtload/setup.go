@@ -18,6 +18,7 @@ type setupConfig struct {
 	User, Password string
 	Unit           int64  // where the team goes; 0: found under the caller's unit
 	Team           string // the team's name: reused if it exists in the unit
+	Teams          int    // teams the devices are spread over (round robin): "Team 1"…; 0 or 1: one, named Team
 	Devices        int    // enrolments: one volunteer on one phone each
 	Shared         float64
 	WrongClocks    float64
@@ -50,8 +51,9 @@ type device struct {
 type deployment struct {
 	Unit       apiUnit
 	Hamlets    []apiUnit
-	Team       apiTeam
-	Reused     int // volunteers of the team reused from an earlier run
+	Team       apiTeam   // the first team
+	Teams      []apiTeam // every team; device i is a volunteer of Teams[i % len(Teams)]
+	Reused     int       // volunteers of the teams reused from an earlier run
 	Created    int
 	Phones     int
 	WrongClock int
@@ -111,35 +113,35 @@ func setup(ctx context.Context, hc *http.Client, base string, cfg setupConfig, l
 	if len(d.Hamlets) == 0 {
 		return nil, fmt.Errorf("no hamlet under %s (%d): import hamlets, or give --unit a commune with hamlets", root.Name, root.ID)
 	}
-	if d.Team, err = findOrCreateTeam(ctx, a, cfg.Team, d.Unit.ID); err != nil {
-		return nil, err
-	}
-	vols, err := a.volunteers(ctx, d.Team.ID)
-	if err != nil {
-		return nil, err
-	}
-	var ids []int64
-	for _, v := range vols {
-		if v.RevokedAt == "" && v.Role == "volunteer" {
-			ids = append(ids, v.ID)
+	nTeams := max(cfg.Teams, 1)
+	perTeam := make([][]int64, nTeams) // each team's volunteers, in the order devices take them
+	for t := range nTeams {
+		name := cfg.Team
+		if nTeams > 1 {
+			name = fmt.Sprintf("%s %d", cfg.Team, t+1)
 		}
+		team, err := findOrCreateTeam(ctx, a, name, d.Unit.ID)
+		if err != nil {
+			return nil, err
+		}
+		d.Teams = append(d.Teams, team)
+		want := cfg.Devices / nTeams
+		if t < cfg.Devices%nTeams {
+			want++
+		}
+		ids, reused, err := teamVolunteers(ctx, a, team.ID, want, cfg.Concurrency)
+		if err != nil {
+			return nil, err
+		}
+		perTeam[t] = ids
+		d.Reused += reused
+		d.Created += want - reused
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	if len(ids) > cfg.Devices {
-		ids = ids[:cfg.Devices]
+	d.Team = d.Teams[0]
+	ids := make([]int64, cfg.Devices)
+	for i := range ids {
+		ids[i] = perTeam[i%nTeams][i/nTeams]
 	}
-	d.Reused = len(ids)
-	missing := cfg.Devices - len(ids)
-	d.Created = missing
-	newIDs := make([]int64, missing)
-	if err := parallel(ctx, missing, cfg.Concurrency, func(i int) error {
-		u, err := a.createVolunteer(ctx, volunteerName(len(ids)+i), d.Team.ID)
-		newIDs[i] = u.ID
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	ids = append(ids, newIDs...)
 
 	// Phones: every k-th enrolment is a second volunteer on the previous enrolment's phone.
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15))
@@ -248,6 +250,34 @@ func findHamlets(ctx context.Context, a *api, u apiUnit, depth int) (apiUnit, []
 		}
 	}
 	return u, nil, nil
+}
+
+// teamVolunteers returns n active volunteers of the team: those it has (the first n, by
+// id), and new ones made for the rest. reused counts the first kind.
+func teamVolunteers(ctx context.Context, a *api, team int64, n, conc int) (ids []int64, reused int, err error) {
+	vols, err := a.volunteers(ctx, team)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, v := range vols {
+		if v.RevokedAt == "" && v.Role == "volunteer" {
+			ids = append(ids, v.ID)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	if len(ids) > n {
+		ids = ids[:n]
+	}
+	reused = len(ids)
+	newIDs := make([]int64, n-reused)
+	if err := parallel(ctx, len(newIDs), conc, func(i int) error {
+		u, err := a.createVolunteer(ctx, volunteerName(reused+i), team)
+		newIDs[i] = u.ID
+		return err
+	}); err != nil {
+		return nil, 0, err
+	}
+	return append(ids, newIDs...), reused, nil
 }
 
 func findOrCreateTeam(ctx context.Context, a *api, name string, unit int64) (apiTeam, error) {

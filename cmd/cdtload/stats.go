@@ -157,6 +157,7 @@ type summary struct {
 	Hamlets     int      `json:"hamlets"`
 	TeamID      int64    `json:"team_id"`
 	Team        string   `json:"team"`
+	Teams       int      `json:"teams"` // the devices are spread over this many teams (TeamID, Team: the first)
 	Devices     int      `json:"devices"`
 	Phones      int      `json:"phones"`
 	WrongClocks int      `json:"wrong_clock_phones"`
@@ -539,7 +540,11 @@ func report(w io.Writer, s *summary) {
 	if len(s.Servers) > 1 {
 		p("  servers       %d, pushes sent to each in turn", len(s.Servers))
 	}
-	p("  deployment    %s (unit %d, %d hamlets), team %q (%d)", s.Unit, s.UnitID, s.Hamlets, s.Team, s.TeamID)
+	if s.Teams > 1 {
+		p("  deployment    %s (unit %d, %d hamlets), %d teams, the first %q (%d)", s.Unit, s.UnitID, s.Hamlets, s.Teams, s.Team, s.TeamID)
+	} else {
+		p("  deployment    %s (unit %d, %d hamlets), team %q (%d)", s.Unit, s.UnitID, s.Hamlets, s.Team, s.TeamID)
+	}
 	p("  devices       %d enrolments on %d phones (%d with a wrong clock); batch %d; gzip %s", s.Devices, s.Phones, s.WrongClocks, s.Batch, gz)
 	if s.Concurrency > 0 {
 		p("  concurrency   %d", s.Concurrency)
