@@ -1,10 +1,12 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -459,4 +461,37 @@ func TestPushQueriesUseIndexes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLockTableCheck: opening a store warns, with the value to set, exactly when the
+// cluster's lock table cannot hold the locks of two processes like it running the largest
+// pushes on every connection of their pools (docs/SCALING.md → PostgreSQL's lock table).
+func TestLockTableCheck(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	var logs bytes.Buffer
+	db, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 8, CompactEvery: -1,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var perTx, conns, prepared int64
+	if err := db.Pool().QueryRow(ctx, `SELECT current_setting('max_locks_per_transaction')::bigint,
+		current_setting('max_connections')::bigint, current_setting('max_prepared_transactions')::bigint`).Scan(&perTx, &conns, &prepared); err != nil {
+		t.Fatal(err)
+	}
+	need := int64(2 * 8 * (5*schema.MaxOpsPerPush + 64))
+	small := perTx*(conns+prepared) < need
+	warned := strings.Contains(logs.String(), "max_locks_per_transaction higher")
+	if warned != small {
+		t.Fatalf("lock table %d × (%d + %d), two processes' pushes need %d: warned %v\n%s", perTx, conns, prepared, need, warned, logs.String())
+	}
+	if small {
+		want := fmt.Sprintf("recommended_max_locks_per_transaction=%d", (need+conns+prepared-1)/(conns+prepared))
+		if !strings.Contains(logs.String(), want) {
+			t.Fatalf("the warning does not say %s:\n%s", want, logs.String())
+		}
+	}
+	t.Logf("lock table %d × (%d + %d); warned %v", perTx, conns, prepared, warned)
 }
