@@ -75,6 +75,20 @@ say() { printf '\n== %s\n' "$*"; }
 # jsonnum KEY FILE prints the first number of "KEY": in a JSON summary, or nothing.
 jsonnum() { (sed -n "s/.*\"$1\": \([0-9.]*\).*/\1/p" "$2" 2>/dev/null || true) | head -1; }
 
+# wait_serving PID OUT LOG NAME TRIES prints the URL a starting `cdtsync serve` announces
+# in OUT, polling every 0.1 s; it fails, with LOG's tail, if the server exits or is silent.
+wait_serving() {
+	local pid=$1 out=$2 log=$3 name=$4 tries=$5 url=""
+	for _ in $(seq 1 "$tries"); do
+		url=$(sed -n 's/.*serving at \(http:[^ ]*\).*/\1/p' "$out" | head -1)
+		[ -n "$url" ] && { echo "$url"; return 0; }
+		kill -0 "$pid" 2>/dev/null || { echo "bench: $name exited:" >&2; tail -20 "$log" >&2; return 1; }
+		sleep 0.1
+	done
+	echo "bench: $name did not start" >&2
+	return 1
+}
+
 # run runs a step in the background and waits for it, so that an interrupt is handled at
 # once (bash runs traps only between foreground commands) and reaches the step too.
 CHILD=""
@@ -125,16 +139,16 @@ cleanup() {
 	fi
 }
 # psql_db runs psql on the bench database (PG_DB).
-psql_db() {
-	local psql
+# psql_url URL ARGS… runs psql on URL; psql_cmd on the cluster's test database, psql_db
+# on the bench database (PG_DB).
+psql_url() {
+	local psql url=$1
+	shift
 	psql=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1)
-	"$psql" "$PG_DB_URL" -v ON_ERROR_STOP=1 -q "$@"
+	"$psql" "$url" -v ON_ERROR_STOP=1 -q "$@"
 }
-psql_cmd() {
-	local psql
-	psql=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1)
-	"$psql" "$CDTSYNC_TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -q "$@"
-}
+psql_db() { psql_url "$PG_DB_URL" "$@"; }
+psql_cmd() { psql_url "$CDTSYNC_TEST_DATABASE_URL" "$@"; }
 on_signal() {
 	if [ -n "$CHILD" ]; then kill -TERM "$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; fi
 	exit 130
@@ -168,14 +182,7 @@ say "cdtsync serve on 127.0.0.1"
 # phones behind a reverse proxy do; without it the enrolment throttle would pace the setup.
 "$BIN/cdtsync" serve --addr 127.0.0.1:0 --data "$DATA" --trust-proxy >"$RUN/serve.out" 2>"$RUN/serve.log" &
 SERVER_PID=$!
-URL=""
-for _ in $(seq 1 300); do
-	URL=$(sed -n 's/.*serving at \(http:[^ ]*\).*/\1/p' "$RUN/serve.out" | head -1)
-	[ -n "$URL" ] && break
-	kill -0 "$SERVER_PID" 2>/dev/null || { echo "bench: cdtsync serve exited:" >&2; tail -20 "$RUN/serve.log" >&2; exit 1; }
-	sleep 0.1
-done
-[ -n "$URL" ] || { echo "bench: cdtsync serve did not start" >&2; exit 1; }
+URL=$(wait_serving "$SERVER_PID" "$RUN/serve.out" "$RUN/serve.log" "cdtsync serve" 300) || exit 1
 echo "pid $SERVER_PID at $URL; its log: $RUN/serve.log"
 
 ratios=()
@@ -232,13 +239,7 @@ start_pg_server() {
 	"$BIN/cdtsync" serve --addr 127.0.0.1:0 --data "$dir" --database "$PG_DB_URL" --trust-proxy >"$dir/serve.out" 2>>"$dir/serve.log" &
 	pid=$!
 	PG_PIDS+=("$pid")
-	for _ in $(seq 1 600); do
-		url=$(sed -n 's/.*serving at \(http:[^ ]*\).*/\1/p' "$dir/serve.out" | head -1)
-		[ -n "$url" ] && break
-		kill -0 "$pid" 2>/dev/null || { echo "bench: cdtsync serve $n exited:" >&2; tail -20 "$dir/serve.log" >&2; exit 1; }
-		sleep 0.1
-	done
-	[ -n "$url" ] || { echo "bench: cdtsync serve $n did not start" >&2; exit 1; }
+	url=$(wait_serving "$pid" "$dir/serve.out" "$dir/serve.log" "cdtsync serve $n" 600) || exit 1
 	printf -v "PG_URL_$n" '%s' "$url"
 	printf -v "PG_PID_$n" '%s' "$pid"
 	echo "serve $n: pid $pid at $url (--data $dir)"

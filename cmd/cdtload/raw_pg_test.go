@@ -93,9 +93,9 @@ func TestRawPGMatchesStore(t *testing.T) {
 	if err := rawPGReset(ctx, conn, scratch); err != nil {
 		t.Fatal(err)
 	}
-	columns := func(schema string) []string {
-		rows, err := conn.Query(ctx, `SELECT column_name || ' ' || data_type || ' ' || is_nullable FROM information_schema.columns
-			WHERE table_schema = $1 AND table_name = 'logs' ORDER BY ordinal_position`, schema)
+	// list returns the strings query q gives for a schema ($1).
+	list := func(q, schema string) []string {
+		rows, err := conn.Query(ctx, q, schema)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,17 +105,13 @@ func TestRawPGMatchesStore(t *testing.T) {
 		}
 		return out
 	}
+	columns := func(schema string) []string {
+		return list(`SELECT column_name || ' ' || data_type || ' ' || is_nullable FROM information_schema.columns
+			WHERE table_schema = $1 AND table_name = 'logs' ORDER BY ordinal_position`, schema)
+	}
 	indexes := func(schema string) []string {
-		rows, err := conn.Query(ctx, `SELECT replace(indexdef, $1 || '.', '') FROM pg_indexes WHERE schemaname = $1 AND tablename = 'logs'
+		return list(`SELECT replace(indexdef, $1 || '.', '') FROM pg_indexes WHERE schemaname = $1 AND tablename = 'logs'
 			ORDER BY indexname`, schema)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
 	}
 	if store, raw := columns("public"), columns(scratch); !slices.Equal(store, raw) {
 		t.Errorf("columns differ from the store's logs table:\nstore: %v\nraw:   %v", store, raw)
