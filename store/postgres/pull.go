@@ -48,6 +48,14 @@ func (r *syncReader) Now() time.Time { return r.now }
 
 func (r *syncReader) Epoch(ctx context.Context) (string, error) { return r.db.Epoch(ctx) }
 
+// Frontier is the first transaction id not yet handed out (the snapshot's xmax): every
+// position this cluster's history has made is below it.
+func (r *syncReader) Frontier(ctx context.Context) (engine.Pos, error) {
+	var x int64
+	err := r.db.pool.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint`).Scan(&x)
+	return engine.Pos{Tx: x}, storageError(err)
+}
+
 // subtreeRange returns the [lo, hi) range of materialised paths in the subtree of the
 // unit with the given path: paths are digits and '/', and '0' sorts right after '/'.
 func subtreeRange(path string) (lo, hi string) {

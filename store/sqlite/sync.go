@@ -299,6 +299,14 @@ func (r *syncReader) Epoch(ctx context.Context) (string, error) {
 	return v, err
 }
 
+// Frontier is the position after the last change number handed out. SQLite positions are
+// (0, seq): a cursor with a transaction part was made by another store.
+func (r *syncReader) Frontier(ctx context.Context) (engine.Pos, error) {
+	var seq int64
+	err := r.tx.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq'`).Scan(&seq)
+	return engine.Pos{Seq: seq + 1}, err
+}
+
 // subtreeRange returns the [lo, hi) range of materialised paths in the subtree of the
 // unit with the given path: paths are digits and '/', and '0' sorts right after '/'.
 func subtreeRange(path string) (lo, hi string) {

@@ -55,6 +55,10 @@ type Reader interface {
 	// position order, and whether more follow. Positions must be in commit order: a change
 	// that commits later must never get a position before one already returned.
 	Changes(ctx context.Context, actor schema.Actor, after Pos, limit int) ([]SeqChange, bool, error)
+	// Frontier returns a position past every position this database's history has handed
+	// out: a cursor at or past it was made by another history (the database was restored
+	// to an earlier point, or copied, without a new epoch) or by no server at all.
+	Frontier(ctx context.Context) (Pos, error)
 	// Now is the snapshot's time.
 	Now() time.Time
 }

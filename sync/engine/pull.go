@@ -18,8 +18,9 @@ import (
 // timestamp.
 //
 // An empty cursor starts from the beginning. A cursor from another database (a restored
-// backup, a new install) or from before the volunteer moved to another unit or team starts
-// over too, with Reset set in the response. A cursor that is not one the server made is a
+// backup, a new install), from before the volunteer moved to another unit or team, or past
+// everything this database has written (a database restored to an earlier point without
+// a new epoch; Reader.Frontier) starts over too, with Reset set in the response. A cursor that is not one the server made is a
 // CodeInvalid error.
 func (e *Engine) Pull(ctx context.Context, actor schema.Actor, cursor string, limit int) (schema.PullResponse, error) {
 	if actor.Role != schema.RoleVolunteer || actor.DeviceRowID == 0 {
@@ -46,6 +47,16 @@ func (e *Engine) Pull(ctx context.Context, actor schema.Actor, cursor string, li
 			}
 			if c.Epoch == epoch && c.Scope == scope {
 				after = c.Pos
+				// A cursor from a history this database no longer has would wait at a
+				// position the database has not reached, and then skip what it writes
+				// meanwhile: the phone starts over, and re-offers what the server lost.
+				front, err := r.Frontier(ctx)
+				if err != nil {
+					return err
+				}
+				if !after.Less(front) {
+					after, resp.Reset = Pos{}, true
+				}
 			} else {
 				resp.Reset = true
 			}

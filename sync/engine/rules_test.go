@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cdtsync/cdtsync/schema"
+	"github.com/cdtsync/cdtsync/store/storetest"
 	"github.com/cdtsync/cdtsync/sync/engine"
 )
 
@@ -300,6 +301,43 @@ func TestPullCursor(t *testing.T) {
 		r, err := other.e.Pull(ctx, other.f.HongA, resp.Cursor, 1000)
 		if err != nil || !r.Reset || len(r.Changes) == 0 {
 			t.Fatalf("cursor of another database: reset %v, %d changes, %v", r.Reset, len(r.Changes), err)
+		}
+	})
+	// A cursor of this database's epoch and the volunteer's scope, but past everything the
+	// database has written: what a phone holds after the database was restored to an
+	// earlier point without a new epoch. Waiting there would skip every change written
+	// until the database catches up; the phone starts over instead and finds them.
+	t.Run("PastTheDatabase", func(t *testing.T) {
+		c, err := engine.ParseCursor(next.Cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		past := []engine.Pos{{Tx: 1 << 40, Seq: 1}, {Tx: c.Tx + 1<<40, Seq: c.Seq}}
+		if !storetest.Postgres() {
+			past = append(past, engine.Pos{Seq: c.Seq + 1<<40}) // SQLite's positions are its change numbers
+		}
+		for _, pos := range past {
+			ahead := engine.Cursor{Epoch: c.Epoch, Scope: c.Scope, Pos: pos}.String()
+			r, err := v.e.Pull(ctx, f.HongA, ahead, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, ch := range r.Changes {
+				found = found || (ch.Log != nil && ch.Log.ID == id)
+			}
+			if !found {
+				t.Fatalf("cursor at %+v (the database is at %+v): reset %v, %d changes without the volunteer's log",
+					pos, c.Pos, r.Reset, len(r.Changes))
+			}
+			if !r.Reset {
+				t.Fatalf("cursor at %+v past the database (at %+v): no reset", pos, c.Pos)
+			}
+		}
+		// The cursor the database made goes on from where it is.
+		r, err := v.e.Pull(ctx, f.HongA, next.Cursor, 1000)
+		if err != nil || r.Reset || len(r.Changes) != 0 {
+			t.Fatalf("the database's own cursor: reset %v, %d changes, %v", r.Reset, len(r.Changes), err)
 		}
 	})
 	t.Run("ErrGarbage", func(t *testing.T) {
