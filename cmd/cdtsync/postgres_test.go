@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
@@ -503,5 +504,56 @@ func TestPostgresMigrateStore(t *testing.T) {
 	if _, err := pg.RotateRefresh(ctx, schema.RefreshRotation{OldHash: refreshHash, NewHash: newHash,
 		DeviceTTL: auth.RefreshTTLDevice, StaffTTL: auth.RefreshTTLStaff, ReuseGrace: time.Minute}); err != nil {
 		t.Fatalf("a refresh token issued on SQLite does not rotate on PostgreSQL: %v", err)
+	}
+}
+
+// TestPostgresRestore: after PostgreSQL's own tools restored a database to an earlier
+// point, `cdtsync restore --database` gives it a new epoch; a phone's cursor from before
+// then starts over and finds what the database has. A FILE with --database is refused.
+func TestPostgresRestore(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	db, err := postgres.Open(ctx, url, postgres.Options{CompactEvery: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	f := pgtest.MustFixture(t, db)
+	e := engine.New(db, time.Now)
+	id := uuid.NewString()
+	resp, err := e.Push(ctx, f.HongA, schema.PushRequest{DeviceTime: time.Now().Format(time.RFC3339), Ops: []schema.Op{{
+		OpID: uuid.NewString(), Type: schema.OpUpsert, ID: id, HLC: hlc.FromTime(time.Now()).String(),
+		Fields: map[string]json.RawMessage{"hamlet_id": json.RawMessage(fmt.Sprint(f.SaDecHamlets[0])), "kind": json.RawMessage(`"other"`),
+			"occurred_at": json.RawMessage(`"` + time.Now().Add(-time.Hour).Format(time.RFC3339) + `"`)}}}})
+	if err != nil || resp.Results[0].Status != schema.ResultApplied {
+		t.Fatalf("%+v %v", resp.Results, err)
+	}
+	page, err := e.Pull(ctx, f.HongA, "", 1000)
+	if err != nil || page.HasMore {
+		t.Fatalf("%v (has_more %v)", err, page.HasMore)
+	}
+	epoch, _ := db.Epoch(ctx)
+
+	if _, _, err := runCmd(t, "restore", "--database", url, "backup.dump"); err == nil {
+		t.Fatal("restore --database with a FILE was accepted")
+	}
+	out, stderr, err := runCmd(t, "restore", "--database", url)
+	if err != nil {
+		t.Fatalf("restore --database: %v\n%s", err, stderr)
+	}
+	now, _ := db.Epoch(ctx)
+	if now == epoch || !strings.Contains(out, now) || !strings.Contains(out, epoch) {
+		t.Fatalf("epoch %s → %s; the command said:\n%s", epoch, now, out)
+	}
+	again, err := e.Pull(ctx, f.HongA, page.Cursor, 1000)
+	if err != nil || !again.Reset {
+		t.Fatalf("the phone's cursor after the restore: reset %v, %v", again.Reset, err)
+	}
+	found := false
+	for _, c := range again.Changes {
+		found = found || (c.Log != nil && c.Log.ID == id)
+	}
+	if !found {
+		t.Fatal("the full pull after the restore lacks the volunteer's log")
 	}
 }

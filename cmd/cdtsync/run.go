@@ -37,6 +37,7 @@ Cách dùng / usage:
   cdtsync user add --role R --username U --password P --unit ID [--name N]
   cdtsync backup [--data DIR] FILE|DIR                    sao lưu khi đang chạy / online backup
   cdtsync restore [--data DIR] FILE                       khôi phục khi đã dừng / restore, server stopped
+  cdtsync restore --database postgres://…                 sau khi PostgreSQL khôi phục / after a PostgreSQL restore
   cdtsync demo [--data DIR]                               nạp dữ liệu minh hoạ / load demo data
   cdtsync migrate-store --from DIR --to postgres://…      chuyển SQLite sang PostgreSQL / move to PostgreSQL
 

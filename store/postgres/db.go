@@ -90,7 +90,9 @@ type Options struct {
 }
 
 // Open connects to the database at url (postgres://…), applies the embedded migrations
-// the database lacks, and starts the report compactor. A database written by a newer
+// the database lacks, checks that the database is still in the history its positions
+// come from (history.go: a copy from another cluster is re-based and gets a new epoch),
+// and starts the report compactor. A database written by a newer
 // cdtsync is refused with *sqlite.ErrNewerDatabase's message. ctx bounds the connection
 // and the migrations.
 func Open(ctx context.Context, url string, opts Options) (*DB, error) {
@@ -131,6 +133,10 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	db := &DB{Now: time.Now, pool: pool, opts: opts, log: opts.Logger}
 	if err := migrate(ctx, pool, db.Now); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := db.checkHistory(ctx); err != nil { // history.go
 		pool.Close()
 		return nil, err
 	}

@@ -85,6 +85,12 @@ func SchemaVersion(ctx context.Context, q interface {
 // transaction, under an advisory lock, and seeds a new database (epoch, citizen key,
 // activity kinds). A database newer than this binary is refused.
 func migrate(ctx context.Context, pool *pgxpool.Pool, now func() time.Time) error {
+	return withMigrateLock(ctx, pool, func(conn *pgxpool.Conn) error { return migrateLocked(ctx, conn, now) })
+}
+
+// withMigrateLock runs fn on a connection holding the migration lock (a session lock:
+// fn may run several transactions).
+func withMigrateLock(ctx context.Context, pool *pgxpool.Pool, fn func(*pgxpool.Conn) error) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return storageError(err)
@@ -94,6 +100,10 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, now func() time.Time) erro
 		return storageError(err)
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrateLock)
+	return fn(conn)
+}
+
+func migrateLocked(ctx context.Context, conn *pgxpool.Conn, now func() time.Time) error {
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    integer PRIMARY KEY,
 		name       text NOT NULL,
