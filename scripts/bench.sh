@@ -41,7 +41,7 @@ if [ "$BENCH_PG" = 1 ] && [ -z "${CDTSYNC_TEST_DATABASE_URL:-}" ]; then
 	if [ "${PG_STATEMENTS:-0}" = 1 ]; then
 		export PG_OPTS="${PG_OPTS:-} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
 	fi
-	PG_MAX_LOCKS=${PG_MAX_LOCKS:-1024} exec "$(dirname "$0")/pg-test.sh" "$0" "$@"
+	PG_STANDBY=${PG_STANDBY:-0} PG_MAX_LOCKS=${PG_MAX_LOCKS:-1024} exec "$(dirname "$0")/pg-test.sh" "$0" "$@"
 fi
 
 GO=${GO:-go}

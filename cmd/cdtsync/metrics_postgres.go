@@ -39,16 +39,18 @@ type pgCollector struct {
 }
 
 var (
-	descPGWrites    = prometheus.NewDesc("cdtsync_pg_writes_total", "Write transactions run by this process.", nil, nil)
-	descPGFailed    = prometheus.NewDesc("cdtsync_pg_writes_failed_total", "Write transactions that failed.", nil, nil)
-	descPGRetries   = prometheus.NewDesc("cdtsync_pg_write_retries_total", "Write transactions run again after PostgreSQL broke a deadlock or a serialization conflict.", nil, nil)
-	descPGConns     = prometheus.NewDesc("cdtsync_pg_pool_conns", "Connections of this process's pool.", nil, nil)
-	descPGConnsUsed = prometheus.NewDesc("cdtsync_pg_pool_conns_in_use", "Connections in use now.", nil, nil)
-	descPGConnWaits = prometheus.NewDesc("cdtsync_pg_pool_waits_total", "Times a query waited for a free connection.", nil, nil)
+	descPGWrites     = prometheus.NewDesc("cdtsync_pg_writes_total", "Write transactions run by this process.", nil, nil)
+	descPGFailed     = prometheus.NewDesc("cdtsync_pg_writes_failed_total", "Write transactions that failed.", nil, nil)
+	descPGRetries    = prometheus.NewDesc("cdtsync_pg_write_retries_total", "Write transactions run again after PostgreSQL broke a deadlock or a serialization conflict.", nil, nil)
+	descPGConns      = prometheus.NewDesc("cdtsync_pg_pool_conns", "Connections of this process's pool.", nil, nil)
+	descPGConnsUsed  = prometheus.NewDesc("cdtsync_pg_pool_conns_in_use", "Connections in use now.", nil, nil)
+	descPGConnWaits  = prometheus.NewDesc("cdtsync_pg_pool_waits_total", "Times a query waited for a free connection.", nil, nil)
+	descPGReports    = prometheus.NewDesc("cdtsync_pg_report_reads_total", "Reports read, by database: replica (--report-database) or primary; none counted without a report database.", []string{"on"}, nil)
+	descPGReportsOff = prometheus.NewDesc("cdtsync_pg_report_replica_failures_total", "Reports the report database failed to read (then read on the primary).", nil, nil)
 )
 
 func (c *pgCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPGWrites, descPGFailed, descPGRetries, descPGConns, descPGConnsUsed, descPGConnWaits,
+	for _, d := range []*prometheus.Desc{descPGWrites, descPGFailed, descPGRetries, descPGConns, descPGConnsUsed, descPGConnWaits, descPGReports, descPGReportsOff,
 		descQueueOps, descRejected, descDBBytes, descPending, descPendOps, descOldest, descOlderThan} {
 		ch <- d
 	}
@@ -62,6 +64,10 @@ func (c *pgCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descPGConns, prometheus.GaugeValue, float64(st.Conns))
 	ch <- prometheus.MustNewConstMetric(descPGConnsUsed, prometheus.GaugeValue, float64(st.ConnsInUse))
 	ch <- prometheus.MustNewConstMetric(descPGConnWaits, prometheus.CounterValue, float64(st.ConnWaits))
+	rs := c.db.ReportStats()
+	ch <- prometheus.MustNewConstMetric(descPGReports, prometheus.CounterValue, float64(rs.OnReplica), "replica")
+	ch <- prometheus.MustNewConstMetric(descPGReports, prometheus.CounterValue, float64(rs.OnPrimary), "primary")
+	ch <- prometheus.MustNewConstMetric(descPGReportsOff, prometheus.CounterValue, float64(rs.ReplicaFailed))
 	ch <- prometheus.MustNewConstMetric(descQueueOps, prometheus.GaugeValue, float64(st.InFlight))
 	ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(st.Rejected))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -557,3 +557,76 @@ func TestPostgresRestore(t *testing.T) {
 		t.Fatal("the full pull after the restore lacks the volunteer's log")
 	}
 }
+
+// TestPostgresServeReportsOnReplica: `serve --report-database` reads reports on the hot
+// standby, over HTTP, and /metrics counts them there. Without --database it is refused.
+func TestPostgresServeReportsOnReplica(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	replica := pgtest.ReplicaURL(t, url)
+	if _, _, err := runCmd(t, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--report-database", replica); err == nil {
+		t.Fatal("--report-database without --database was accepted")
+	}
+	db, err := postgres.Open(ctx, url, postgres.Options{CompactEvery: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	f := pgtest.MustFixture(t, db)
+	day := time.Now().In(engine.Vietnam())
+	resp, err := engine.New(db, time.Now).Push(ctx, f.HongA, schema.PushRequest{DeviceTime: time.Now().Format(time.RFC3339), Ops: []schema.Op{{
+		OpID: uuid.NewString(), Type: schema.OpUpsert, ID: uuid.NewString(), HLC: hlc.FromTime(time.Now()).String(),
+		Fields: map[string]json.RawMessage{"hamlet_id": json.RawMessage(fmt.Sprint(f.SaDecHamlets[0])), "kind": json.RawMessage(`"vneid_level2"`),
+			"citizen_ref": json.RawMessage(`"` + strings.Repeat("ab", 32) + `"`), "consent": json.RawMessage(`true`),
+			"occurred_at": json.RawMessage(`"` + day.Format(time.RFC3339) + `"`)}}}})
+	if err != nil || resp.Results[0].Status != schema.ResultApplied {
+		t.Fatalf("%+v %v", resp.Results, err)
+	}
+	if err := db.EnsureReports(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.CatchUp(t, url)
+	data := t.TempDir()
+	keys, err := auth.LoadKeys(filepath.Join(data, auth.KeyDir), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := auth.NewTokens(keys, time.Now).Issue(auth.Principal{UserID: f.Officer.UserID, Role: f.Officer.Role})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startChild(t, "serve", "--addr", "127.0.0.1:0", "--data", data, "--database", url, "--report-database", replica)
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/v1/reports/coverage?from=%s&to=%s", srv.URL, day.Format("2006-01-02"), day.Format("2006-01-02")), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cov schema.CoverageReport
+	err = json.NewDecoder(res.Body).Decode(&cov)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK || len(cov.Levels) == 0 || cov.Levels[0].Rows[0].People != 1 {
+		t.Fatalf("coverage: %d %v %+v", res.StatusCode, err, cov.Levels)
+	}
+	res, err = http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(b), `cdtsync_pg_report_reads_total{on="replica"} 1`) ||
+		!strings.Contains(string(b), `cdtsync_pg_report_reads_total{on="primary"} 0`) {
+		t.Fatalf("metrics do not count the report on the replica:\n%s", grepLines(string(b), "cdtsync_pg_report"))
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -19,6 +20,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	addr := fs.String("addr", m.env("CDTSYNC_ADDR", ":8080"), "địa chỉ lắng nghe / listen address (env CDTSYNC_ADDR)")
 	data := m.dataFlag(fs)
 	database := m.databaseFlag(fs)
+	reportDB := fs.String("report-database", m.Getenv("CDTSYNC_REPORT_DATABASE_URL"),
+		"với --database: bản sao chỉ đọc (hot standby) để đọc báo cáo, vd. postgres://cdtsync@replica:5432/cdtsync / with --database: a read replica (hot standby) that reports read (env CDTSYNC_REPORT_DATABASE_URL)")
 	demoFlag := fs.Bool("demo", false, "nạp dữ liệu minh hoạ nếu cơ sở dữ liệu còn trống / load demo data into an empty database")
 	metricsToken := fs.String("metrics-token", m.Getenv("CDTSYNC_METRICS_TOKEN"), "nếu đặt, /metrics cần mã này / if set, /metrics needs this bearer token")
 	publicURL := fs.String("public-url", m.Getenv("CDTSYNC_PUBLIC_URL"), "địa chỉ điện thoại dùng để kết nối, in vào mã QR đăng ký / base URL phones use, put in enrolment QR codes (env CDTSYNC_PUBLIC_URL)")
@@ -35,6 +38,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		}
 		defer stop()
 	}
+	if *reportDB != "" && (*database == "" || !isPostgresURL(*reportDB)) {
+		return errors.New("--report-database cần --database và là postgres://… / --report-database needs --database and must be a postgres://… URL")
+	}
 	if *database == "" {
 		unlock, err := lockData(*data) // one server per data directory; restore waits for it to stop
 		if err != nil {
@@ -42,7 +48,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		}
 		defer unlock()
 	} // else several servers share the database; the data directory holds only keys/
-	db, err := m.openStore(ctx, *data, *database)
+	db, err := m.openStoreWith(ctx, *data, *database, postgres.Options{ReportURL: *reportDB})
 	if err != nil {
 		return err
 	}
@@ -96,7 +102,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		registerPostgresMetrics(srv.Registry(), db, m.Now) // cmd/cdtsync/metrics_postgres.go
 	}
 	url := "http://" + displayAddr(ln.Addr().String())
-	log.Info("cdtsync serving", "addr", ln.Addr().String(), "data", *data, "store", storeName(*database))
+	log.Info("cdtsync serving", "addr", ln.Addr().String(), "data", *data, "store", storeName(*database), "reports_on_replica", *reportDB != "")
 	fmt.Fprintf(m.Stdout, "cdtsync đang chạy tại / serving at %s\n", url)
 	fmt.Fprintf(m.Stdout, "Bảng điều khiển / dashboard: %s/web/\n", url)
 	if *demoFlag {

@@ -60,6 +60,11 @@ func isPostgresURL(s string) bool {
 // openStore opens the PostgreSQL store at database if it is set, and otherwise the SQLite
 // store in the data directory. Either gets the command's clock.
 func (m *Main) openStore(ctx context.Context, data, database string) (Store, error) {
+	return m.openStoreWith(ctx, data, database, postgres.Options{})
+}
+
+// openStoreWith is openStore with the PostgreSQL store's options (serve's report database).
+func (m *Main) openStoreWith(ctx context.Context, data, database string, opts postgres.Options) (Store, error) {
 	if database == "" {
 		db, err := sqlite.Open(ctx, data, sqlite.Options{})
 		if err != nil {
@@ -71,7 +76,8 @@ func (m *Main) openStore(ctx context.Context, data, database string) (Store, err
 	if !isPostgresURL(database) {
 		return nil, errors.New("--database phải là postgres://… / --database must be a postgres://… URL")
 	}
-	db, err := postgres.Open(ctx, database, postgres.Options{Logger: m.logger()})
+	opts.Logger = m.logger()
+	db, err := postgres.Open(ctx, database, opts)
 	if err != nil {
 		return nil, fmt.Errorf("PostgreSQL: %w", err)
 	}

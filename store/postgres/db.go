@@ -51,9 +51,10 @@ type DB struct {
 	// Now is the clock of every transaction; tests inject their own. Set before use.
 	Now func() time.Time
 
-	pool *pgxpool.Pool
-	opts Options
-	log  *slog.Logger
+	pool    *pgxpool.Pool
+	replica *replica // reports' database (Options.ReportURL), or nil
+	opts    Options
+	log     *slog.Logger
 
 	// Admission: push operations in flight in this process (Options.MaxOps).
 	opsInFlight atomic.Int64
@@ -87,6 +88,9 @@ type Options struct {
 	// Logger receives warnings (a server with fsync off, a failed compaction); nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// ReportURL, if set, is a read replica (hot standby) of the database that coverage
+	// and team reports read (replica.go); "" reads them on the primary.
+	ReportURL string
 }
 
 // Open connects to the database at url (postgres://…), applies the embedded migrations
@@ -145,6 +149,12 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		db.log.Warn("PostgreSQL runs with fsync off: acknowledged pushes can be lost on a crash")
 	}
 	db.checkLockTable(ctx)
+	if opts.ReportURL != "" {
+		if err := db.openReplica(ctx, opts.ReportURL); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
 	db.startCompactor()
 	return db, nil
 }
@@ -182,6 +192,9 @@ func (db *DB) checkLockTable(ctx context.Context) {
 func (db *DB) Close() error {
 	db.stopCompactor()
 	db.pool.Close()
+	if db.replica != nil {
+		db.replica.pool.Close()
+	}
 	return nil
 }
 

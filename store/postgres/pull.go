@@ -17,7 +17,9 @@ import (
 //
 //	horizon = pg_snapshot_xmin(pg_current_snapshot())
 //
-// the oldest transaction still running when the pull starts. Every transaction with an
+// the oldest transaction still running when the pull starts, among those that have an id
+// (that have written: a transaction that only reads gets none and holds nothing back,
+// TestReadOnlySnapshotDoesNotHoldPulls). Every transaction with an
 // id below it has ended, so the rows it wrote are all visible to the pull's queries (which
 // start later) and no row will ever again get a position below the horizon: a transaction
 // still running, or one that has not started, gets an id at or above it. A pull returns

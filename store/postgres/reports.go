@@ -92,11 +92,17 @@ func (db *DB) Coverage(ctx context.Context, a schema.Actor, f schema.ReportFilte
 	if err != nil {
 		return schema.CoverageReport{}, err
 	}
-	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return schema.CoverageReport{}, storageError(err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	var out schema.CoverageReport
+	err = db.reportRead(ctx, func(tx pgx.Tx) (err error) { // replica.go
+		out, err = db.coverageIn(ctx, tx, root, from, to, f)
+		return err
+	})
+	return out, err
+}
+
+// coverageIn reads a coverage report in tx's snapshot.
+func (db *DB) coverageIn(ctx context.Context, tx pgx.Tx, root schema.Unit, from, to report.Day, f schema.ReportFilter) (schema.CoverageReport, error) {
+	var err error
 	out := schema.CoverageReport{
 		Unit: schema.ReportUnit{ID: root.ID, Level: root.Level, Name: root.Name, Code: root.Code},
 		From: from.String(), To: to.String(), ApprovedOnly: f.ApprovedOnly,
@@ -227,11 +233,17 @@ func (db *DB) TeamOutput(ctx context.Context, a schema.Actor, f schema.ReportFil
 	if err != nil {
 		return schema.TeamReport{}, err
 	}
-	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return schema.TeamReport{}, storageError(err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	var out schema.TeamReport
+	err = db.reportRead(ctx, func(tx pgx.Tx) (err error) { // replica.go
+		out, err = db.teamOutputIn(ctx, tx, root, from, to)
+		return err
+	})
+	return out, err
+}
+
+// teamOutputIn reads a team output report in tx's snapshot.
+func (db *DB) teamOutputIn(ctx context.Context, tx pgx.Tx, root schema.Unit, from, to report.Day) (schema.TeamReport, error) {
+	var err error
 	out := schema.TeamReport{
 		Unit: schema.ReportUnit{ID: root.ID, Level: root.Level, Name: root.Name, Code: root.Code},
 		From: from.String(), To: to.String(), GeneratedAt: db.Now().In(report.Vietnam).Format(time.RFC3339),

@@ -33,14 +33,21 @@ const EnvURL = "CDTSYNC_TEST_DATABASE_URL"
 // when none is set.
 func URL(tb testing.TB) string {
 	tb.Helper()
-	u := os.Getenv(EnvURL)
-	if u == "" {
+	return need(tb, EnvURL, "PostgreSQL tests skipped (run them with scripts/pg-test.sh go test …)")
+}
+
+// need returns the environment variable's value, failing the test in CI and skipping it
+// elsewhere (saying skipped) when it is not set.
+func need(tb testing.TB, env, skipped string) string {
+	tb.Helper()
+	v := os.Getenv(env)
+	if v == "" {
 		if os.Getenv("CI") == "true" {
-			tb.Fatalf("%s is not set: run the PostgreSQL tests through scripts/pg-test.sh (make test does)", EnvURL)
+			tb.Fatalf("%s is not set: run the PostgreSQL tests through scripts/pg-test.sh (make test does)", env)
 		}
-		tb.Skipf("%s is not set: PostgreSQL tests skipped (run them with scripts/pg-test.sh go test …)", EnvURL)
+		tb.Skipf("%s is not set: %s", env, skipped)
 	}
-	return u
+	return v
 }
 
 var (
@@ -179,4 +186,63 @@ func MustOpen(tb testing.TB, opts postgres.Options) *postgres.DB {
 	}
 	tb.Cleanup(func() { db.Close() })
 	return db
+}
+
+// EnvReplicaPort names the environment variable holding the port of a hot standby of the
+// test server on the same host (scripts/pg-test.sh starts one).
+const EnvReplicaPort = "CDTSYNC_TEST_REPLICA_PORT"
+
+// ReplicaURL returns the URL of the database at dbURL on the test server's hot standby,
+// once the standby has replayed its creation. Without a standby it fails the test in CI
+// and skips it elsewhere.
+func ReplicaURL(tb testing.TB, dbURL string) string {
+	tb.Helper()
+	port := need(tb, EnvReplicaPort, "no hot standby, replica tests skipped")
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	u.Host = u.Hostname() + ":" + port
+	CatchUp(tb, dbURL)
+	return u.String()
+}
+
+// CatchUp waits until the hot standby has replayed everything the primary at dbURL has
+// written so far.
+func CatchUp(tb testing.TB, dbURL string) {
+	tb.Helper()
+	ctx := context.Background()
+	p, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	var lsn string
+	err = p.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn)
+	p.Close(ctx)
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	base, err := url.Parse(URL(tb)) // a database that the standby had from its start
+	if err != nil {
+		tb.Fatal(err)
+	}
+	base.Host = base.Hostname() + ":" + os.Getenv(EnvReplicaPort)
+	s, err := pgx.Connect(ctx, base.String())
+	if err != nil {
+		tb.Fatalf("pgtest: standby: %v", err)
+	}
+	defer s.Close(ctx)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var done bool
+		if err := s.QueryRow(ctx, `SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn`, lsn).Scan(&done); err != nil {
+			tb.Fatalf("pgtest: standby: %v", err)
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("pgtest: the standby has not replayed %s after 30 s", lsn)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
