@@ -31,12 +31,19 @@
 #   PG_STATEMENTS=0           1: the throwaway PostgreSQL loads pg_stat_statements (planning
 #                             tracked too), and after each PostgreSQL load the statements that
 #                             took the most time are listed (calls, rows, plans, time)
+#   BENCH_MIGRATE=0           1: also time `cdtsync migrate-store` (SQLite → PostgreSQL, issue 10)
+#                             on a province-sized SQLite database: cdtload fills the SQLite
+#                             server with MIGRATE_LOGS=1000000 more ops (~3 % edits and deletes
+#                             among them), the server stops, and the move runs into a fresh
+#                             PostgreSQL database (as for BENCH_PG); copy and rebuild times,
+#                             rows, and both databases' sizes
 #   The field's shape — phones of many small teams pushing ~20 ops — is, for example:
 #     BENCH_PG=1 LOAD_DEVICES=64 LOAD_BATCH=20 LOAD_ARGS="--teams 8" make bench
 set -euo pipefail
 
 BENCH_PG=${BENCH_PG:-0}
-if [ "$BENCH_PG" = 1 ] && [ -z "${CDTSYNC_TEST_DATABASE_URL:-}" ]; then
+BENCH_MIGRATE=${BENCH_MIGRATE:-0}
+if { [ "$BENCH_PG" = 1 ] || [ "$BENCH_MIGRATE" = 1 ]; } && [ -z "${CDTSYNC_TEST_DATABASE_URL:-}" ]; then
 	# The lock table as docs/SCALING.md asks a deployment to size it.
 	if [ "${PG_STATEMENTS:-0}" = 1 ]; then
 		export PG_OPTS="${PG_OPTS:-} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
@@ -69,6 +76,7 @@ PG_SERVERS=${PG_SERVERS:-3}
 PG_RAW_ROWS=${PG_RAW_ROWS:-100000}
 PG_RAW_REPEAT=${PG_RAW_REPEAT:-3}
 PG_RAW_CONNS=${PG_RAW_CONNS:-1,2,4}
+MIGRATE_LOGS=${MIGRATE_LOGS:-1000000}
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -162,7 +170,7 @@ echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo);
 echo "disk of $RUN: $(df -hT "$RUN" | awk 'NR==2 {print $1, $2, $3}')"
 echo "code: $(git describe --always --dirty 2>/dev/null || echo unknown) (dirty: other engineers' uncommitted work was built too)"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews every figure; compare ratios from one run)"
-if [ "$BENCH_PG" = 1 ]; then
+if [ "$BENCH_PG" = 1 ] || [ "$BENCH_MIGRATE" = 1 ]; then
 	echo "PostgreSQL: $(psql_cmd -At -c "SELECT version()" | cut -d, -f1) at ${CDTSYNC_TEST_DATABASE_URL%%/cdtsync_test*}; $(psql_cmd -At -c "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'max_connections', 'wal_level', 'max_wal_size')")"
 fi
 
@@ -329,15 +337,34 @@ pg_load() {
 	stop_pg_servers
 }
 
+# new_pg_db PREFIX creates a fresh database in the test PostgreSQL and prints its URL.
+new_pg_db() {
+	local name="$1_$(date +%H%M%S)_$$"
+	psql_cmd -c "CREATE DATABASE $name" >/dev/null
+	printf '%s' "$CDTSYNC_TEST_DATABASE_URL" | sed -E "s#^(postgres(ql)?://[^/]*)/[^?]*#\1/$name#"
+}
+
+if [ "$BENCH_MIGRATE" = 1 ]; then
+	say "migrate-store: $MIGRATE_LOGS more ops into the SQLite server, then the move to PostgreSQL"
+	run "$BIN/cdtload" --server "$URL" --user "$ADMIN" --unit "$SADEC" --devices 32 --batch 500 --count "$MIGRATE_LOGS" \
+		--team "Tổ CNSCĐ chuyển kho (cdtload)" --quiet --json-out "$RUN/migrate-fill.json" || echo "bench: cdtload reported a failure (see above)"
+	stop_pid "$SERVER_PID"
+	SERVER_PID=""
+	MIGRATE_URL=$(new_pg_db cdtsync_migrate)
+	echo "SQLite: $(du -sh "$DATA/cdtsync.db" | cut -f1) in $DATA/cdtsync.db (the table counts follow)"
+	t0=$(date +%s.%N)
+	run "$BIN/cdtsync" migrate-store --from "$DATA" --to "$MIGRATE_URL" | tee "$RUN/migrate.txt"
+	echo "migrate-store took $(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }') s in all; PostgreSQL database: $(psql_url "$MIGRATE_URL" -At -c "SELECT pg_size_pretty(pg_database_size(current_database()))")"
+fi
+
 pg_ratios1=()
 pg_ratios3=()
 if [ "$BENCH_PG" = 1 ]; then
 	stop_pid "$SERVER_PID" # the SQLite server: idle from here on, but not in the way
 	SERVER_PID=""
-	PG_DB="cdtsync_bench_$(date +%H%M%S)_$$"
+	PG_DB_URL=$(new_pg_db cdtsync_bench)
+	PG_DB=$(printf '%s' "$PG_DB_URL" | sed -E 's#^postgres(ql)?://[^/]*/([^?]*).*#\2#')
 	say "PostgreSQL: database $PG_DB, the demo loaded into it, an admin"
-	psql_cmd -c "CREATE DATABASE $PG_DB" >/dev/null
-	PG_DB_URL=$(printf '%s' "$CDTSYNC_TEST_DATABASE_URL" | sed -E "s#^(postgres(ql)?://[^/]*)/[^?]*#\1/$PG_DB#")
 	mkdir -p "$RUN/pg-data-1"
 	"$BIN/cdtsync" keys rotate --data "$RUN/pg-data-1" >/dev/null # the keys every server process shares
 	run "$BIN/cdtsync" demo --data "$RUN/pg-data-1" --database "$PG_DB_URL" >"$RUN/pg-demo.txt"

@@ -21,7 +21,11 @@ import (
 // collision only makes two unrelated things share a lock.
 //
 // Report rebuilds take the reports lock exclusively; the maintenance of every write takes
-// it shared, after its group locks and before its member locks (reports_maint.go).
+// it shared, after its group locks and before its member locks (reports_maint.go). So a
+// transaction holding it exclusively has the report members and team days to itself, and
+// takes no lock of theirs: a rebuild goes through every log of the database in one
+// transaction, and one lock per person, household and volunteer, held to its commit,
+// filled PostgreSQL's lock table at 900,000 logs (BENCHMARKS.md → migrate-store).
 type lockClass uint8
 
 const (
@@ -39,9 +43,10 @@ func lockKey(c lockClass, name string) int64 {
 	return int64(uint64(c)<<56 | h.Sum64()&(1<<56-1))
 }
 
-// lockState remembers the highest class a transaction has locked.
+// lockState remembers the highest class a transaction has locked, and the class it holds
+// exclusively (0: none).
 type lockState struct {
-	highest lockClass
+	highest, exclusive lockClass
 }
 
 // take locks the named things of class c, in ascending key order. It fails (a bug, never
@@ -65,6 +70,9 @@ func (tx *Tx) queueTake(b *pgx.Batch, c lockClass, names []string) error {
 		return fmt.Errorf("postgres: lock of class %d taken after class %d", c, tx.locks.highest)
 	}
 	tx.locks.highest = c
+	if tx.locks.exclusive == lockReports && c > lockReports {
+		return nil // every other taker of c holds the reports lock shared first
+	}
 	keys := make([]int64, len(names))
 	for i, n := range names {
 		keys[i] = lockKey(c, n)
@@ -108,5 +116,8 @@ func (tx *Tx) takeExclusive(ctx context.Context, c lockClass) error {
 	}
 	tx.locks.highest = c
 	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(c, ""))
+	if err == nil {
+		tx.locks.exclusive = c
+	}
 	return err
 }
