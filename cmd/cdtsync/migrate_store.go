@@ -14,11 +14,13 @@ const migrateStoreUsage = `cách dùng / usage: cdtsync migrate-store --from DIR
 
 Chuyển một triển khai SQLite (thư mục dữ liệu DIR) sang một cơ sở dữ liệu PostgreSQL mới, khi
 máy chủ SQLite đã dừng: mọi bảng, từng dòng, cùng epoch và khoá citizen_key, trong một giao
-dịch; số liệu báo cáo được dựng lại. Điện thoại tiếp tục đồng bộ với cursor cũ.
+dịch, cả số liệu báo cáo nếu chúng đã sẵn sàng (nếu không, hoặc với --rebuild-reports, chúng được
+dựng lại từ nhật ký). Điện thoại tiếp tục đồng bộ với cursor cũ.
 
 Moves a SQLite deployment (data directory DIR) into a new PostgreSQL database while the
 SQLite server is stopped: every table row for row, with the epoch and the citizen key, in
-one transaction; the report aggregates are rebuilt. Phones carry on with their cursors.
+one transaction, the report aggregates too if they are ready (if not, or with
+--rebuild-reports, they are rebuilt from the logs). Phones carry on with their cursors.
 Copy DIR/keys/ to every server so that access tokens stay valid (without it phones simply
 refresh their tokens).
 `
@@ -29,6 +31,7 @@ func (m *Main) migrateStore(ctx context.Context, args []string) error {
 	fs.Usage = func() { fmt.Fprint(m.Stderr, migrateStoreUsage) }
 	from := fs.String("from", "", "thư mục dữ liệu SQLite / the SQLite data directory")
 	to := fs.String("to", m.Getenv("CDTSYNC_DATABASE_URL"), "cơ sở dữ liệu PostgreSQL mới / the new PostgreSQL database (env CDTSYNC_DATABASE_URL)")
+	rebuild := fs.Bool("rebuild-reports", false, "dựng lại số liệu báo cáo từ nhật ký thay vì chép / rebuild the report aggregates from the logs instead of copying them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,8 +65,12 @@ func (m *Main) migrateStore(ctx context.Context, args []string) error {
 		return fmt.Errorf("không chép được, PostgreSQL không đổi / nothing was copied: %w", err)
 	}
 	copied := time.Since(start)
-	if err := dst.RebuildReports(ctx); err != nil {
-		return fmt.Errorf("báo cáo / reports: %w", err)
+	reportsVI, reportsEN := "chép cùng", "copied with them"
+	if *rebuild || !rep.ReportsCopied {
+		reportsVI, reportsEN = "dựng lại", "rebuilt"
+		if err := dst.RebuildReports(ctx); err != nil {
+			return fmt.Errorf("báo cáo / reports: %w", err)
+		}
 	}
 	var rows int64
 	for _, t := range rep.Tables {
@@ -73,10 +80,10 @@ func (m *Main) migrateStore(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "Đã chép %d dòng trong %s, dựng lại báo cáo trong %s; epoch %s giữ nguyên, điện thoại đồng bộ tiếp.\n",
-		rows, copied.Round(time.Millisecond), (time.Since(start) - copied).Round(time.Millisecond), epoch)
-	fmt.Fprintf(m.Stdout, "Copied %d rows in %s, rebuilt the reports in %s; epoch %s kept, phones carry on.\n",
-		rows, copied.Round(time.Millisecond), (time.Since(start) - copied).Round(time.Millisecond), epoch)
+	fmt.Fprintf(m.Stdout, "Đã chép %d dòng trong %s; số liệu báo cáo: %s (%s); epoch %s giữ nguyên, điện thoại đồng bộ tiếp.\n",
+		rows, copied.Round(time.Millisecond), reportsVI, (time.Since(start) - copied).Round(time.Millisecond), epoch)
+	fmt.Fprintf(m.Stdout, "Copied %d rows in %s; report aggregates: %s (%s); epoch %s kept, phones carry on.\n",
+		rows, copied.Round(time.Millisecond), reportsEN, (time.Since(start) - copied).Round(time.Millisecond), epoch)
 	fmt.Fprintf(m.Stdout, "Next: copy %s/keys/ to every server, then start them with --database.\n", *from)
 	return nil
 }

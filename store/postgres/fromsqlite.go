@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,8 +13,10 @@ import (
 )
 
 // Moving a deployment from SQLite (cdtsync migrate-store). Every table is copied row for
-// row — ids, epoch and citizen key included — in one PostgreSQL transaction; the report
-// aggregates are rebuilt from the logs afterwards.
+// row — ids, epoch and citizen key included — in one PostgreSQL transaction. The report
+// aggregates come along too when the source's are ready (the two stores' aggregates have
+// one shape and one format); otherwise they are rebuilt from the logs afterwards, which at
+// 929,000 logs took 4½ minutes against 23 s for the copy (BENCHMARKS.md → migrate-store).
 //
 // Phones' pull cursors carry on: the SQLite store's positions are its change sequence
 // numbers, cursors (0, seq). Copied rows keep their sequence number with transaction
@@ -23,9 +26,11 @@ import (
 // (a real transaction id, …) all come after (0, anything). Refresh tokens, enrolment codes
 // and op results come along, so phones refresh, enrol and re-send as if nothing happened.
 
-// CopyReport says what CopyFromSQLite copied: rows per table, in copy order.
+// CopyReport says what CopyFromSQLite copied: rows per table, in copy order, and whether
+// the report aggregates were among them (if not, they are marked stale).
 type CopyReport struct {
-	Tables []TableCount
+	Tables        []TableCount
+	ReportsCopied bool
 }
 
 // TableCount is one table's rows in the source and in the copy.
@@ -108,6 +113,15 @@ func asBytes(v any) (any, error) {
 	return nil, fmt.Errorf("not bytes: %v", v)
 }
 
+// asUUID16 turns SQLite's 16-byte UUID blob into a UUID.
+func asUUID16(v any) (any, error) {
+	b, ok := v.([]byte)
+	if !ok || len(b) != 16 {
+		return nil, fmt.Errorf("not a 16-byte UUID: %v", v)
+	}
+	return [16]byte(b), nil
+}
+
 type copyColumn struct {
 	name string // in both stores, unless from says otherwise
 	from string // the SQLite expression, when it differs
@@ -162,13 +176,27 @@ var copyTables = []copyTable{
 		c("version", same), c("value", same), c("source", asText), c("imported_at", asTime)}},
 }
 
+// reportTables are the report aggregates (schema/migrations/0002_reports.sql and this
+// store's 0001_init.sql), copied when the source's are ready.
+var reportTables = []copyTable{
+	{name: "rpt_paths", cols: []copyColumn{c("unit_id", same), c("path", asText)}},
+	{name: "rpt_contrib", cols: []copyColumn{c("id", asUUID16), c("hamlet_id", same), c("team_id", same), c("volunteer_id", same),
+		c("day", same), c("ms", same), c("kind", asText), c("counted", asBool), c("approved", asBool), c("attendees", same),
+		c("person", asBytes), c("household", asBytes)}},
+	{name: "rpt_vdays", cols: []copyColumn{c("volunteer_id", same), c("day", same), c("hamlet_id", same), c("team_id", same),
+		c("n", same), c("n_approved", same)}},
+	{name: "rpt_tdays", cols: []copyColumn{c("team_id", same), c("day", same), c("n", same)}},
+	{name: "rpt_cells", cols: []copyColumn{c("period", same), c("key", asText), c("data", asBytes)}},
+}
+
 // CopyFromSQLite copies a SQLite deployment into this database, which must be new (no
 // unit, user or log yet): every table row for row, the epoch and the citizen key, the
 // activity-kind catalogue as the source has it. The source must be at the schema version
 // this binary writes (open it with sqlite.Open first) and must not change meanwhile (hold
 // its data directory's lock). It runs in one transaction: on any error nothing is copied.
-// The report aggregates are marked stale; RebuildReports (or the first server to start)
-// builds them. progress, if set, is called after each table.
+// The report aggregates are copied if the source's are ready, and otherwise marked stale
+// for RebuildReports (or the first server to start) to build. progress, if set, is called
+// after each table.
 func (db *DB) CopyFromSQLite(ctx context.Context, src *sql.DB, progress func(TableCount)) (CopyReport, error) {
 	var rep CopyReport
 	err := db.Write(ctx, 0, func(tx *Tx) error {
@@ -186,7 +214,18 @@ func (db *DB) CopyFromSQLite(ctx context.Context, src *sql.DB, progress func(Tab
 		if _, err := tx.Exec(ctx, `DELETE FROM meta WHERE key IN ('epoch', 'citizen_key')`); err != nil {
 			return err
 		}
-		for _, t := range copyTables {
+		var state, format, unitsSeq sql.NullString
+		var maxSeq sql.NullInt64
+		if err := src.QueryRowContext(ctx, reportStateQuery).Scan(&state, &format, &unitsSeq, &maxSeq); err != nil {
+			return fmt.Errorf("the source's report state: %w", err)
+		}
+		rep.ReportsCopied = state.String != "stale" && format.String == reportsFormat &&
+			unitsSeq.Valid && unitsSeq.String == strconv.FormatInt(maxSeq.Int64, 10)
+		tables := copyTables
+		if rep.ReportsCopied {
+			tables = append(tables[:len(tables):len(tables)], reportTables...)
+		}
+		for _, t := range tables {
 			count, err := copyTableFrom(ctx, tx, src, t)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
@@ -222,6 +261,15 @@ func (db *DB) CopyFromSQLite(ctx context.Context, src *sql.DB, progress func(Tab
 			if _, err := tx.Exec(ctx, `SELECT setval('change_seq', $1)`, seq.Int64); err != nil {
 				return err
 			}
+		}
+		if rep.ReportsCopied {
+			_, err := tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_format', $1), ('rpt_units_seq', $2)
+				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, format.String, unitsSeq.String)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `DELETE FROM meta WHERE key = 'rpt_state'`)
+			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_state', 'stale')
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`)

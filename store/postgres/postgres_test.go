@@ -533,3 +533,51 @@ func TestRebuildTakesNoMemberLocks(t *testing.T) {
 		t.Fatal("the rebuilt aggregates differ from those kept up to date by the pushes")
 	}
 }
+
+// TestCopyFromSQLiteReports: a SQLite deployment's report aggregates come along when they
+// are ready, and equal a rebuild; stale ones are not copied but marked stale, for the
+// rebuild that follows.
+func TestCopyFromSQLiteReports(t *testing.T) {
+	ctx := context.Background()
+	for _, stale := range []bool{false, true} {
+		sq := sqlitetest.MustOpen(t)
+		f := sqlitetest.MustFixture(t, sq)
+		sq.Now = func() time.Time { return now }
+		push(t, engine.New(sq, func() time.Time { return now }), f.HongA,
+			create(f.SaDecHamlets[0], "vneid_level2", "citizen_ref", fmt.Sprintf("%064x", 7), "consent", true))
+		if stale {
+			if _, err := sq.WriteDB().ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_state', 'stale')
+				ON CONFLICT (key) DO UPDATE SET value = excluded.value`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pg := pgtest.MustOpen(t, postgres.Options{CompactEvery: -1})
+		rep, err := pg.CopyFromSQLite(ctx, sq.WriteDB(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.ReportsCopied == stale {
+			t.Fatalf("source stale %v: reports copied %v", stale, rep.ReportsCopied)
+		}
+		var state *string
+		if err := pg.Pool().QueryRow(ctx, `SELECT (SELECT value FROM meta WHERE key = 'rpt_state')`).Scan(&state); err != nil {
+			t.Fatal(err)
+		}
+		if (state != nil && *state == "stale") != stale {
+			t.Fatalf("source stale %v: rpt_state %v after the copy", stale, deref(state))
+		}
+		if stale {
+			continue
+		}
+		copied, err := pg.DumpReports(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pg.RebuildReports(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if rebuilt, err := pg.DumpReports(ctx); err != nil || rebuilt != copied || !strings.Contains(copied, "Kind:vneid_level2") {
+			t.Fatalf("copied aggregates differ from a rebuild (%v):\n%s", err, copied)
+		}
+	}
+}
