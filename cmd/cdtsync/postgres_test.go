@@ -372,12 +372,7 @@ func TestPostgresMigrateStore(t *testing.T) {
 		hamlet = units[0].ID
 	}
 	newOp := func() schema.Op {
-		b, _ := json.Marshal(map[string]any{"hamlet_id": hamlet, "kind": "vneid_install",
-			"occurred_at": time.Now().Add(-time.Hour).In(vn).Format(time.RFC3339), "note": "trước khi chuyển / before the move"})
-		var f map[string]json.RawMessage
-		json.Unmarshal(b, &f)
-		return schema.Op{OpID: uuid.Must(uuid.NewV7()).String(), Type: schema.OpUpsert, ID: uuid.Must(uuid.NewV7()).String(),
-			HLC: hlc.FromTime(time.Now()).String(), Fields: f}
+		return createOp(hamlet, "vneid_install", time.Now().Add(-time.Hour), "note", "trước khi chuyển / before the move")
 	}
 	before := newOp()
 	if r, err := e.Push(ctx, phone, schema.PushRequest{DeviceTime: time.Now().Format(time.RFC3339Nano), Ops: []schema.Op{before}}); err != nil || r.Results[0].Status != schema.ResultApplied {
@@ -534,11 +529,9 @@ func TestPostgresRestore(t *testing.T) {
 	defer db.Close()
 	f := pgtest.MustFixture(t, db)
 	e := engine.New(db, time.Now)
-	id := uuid.NewString()
-	resp, err := e.Push(ctx, f.HongA, schema.PushRequest{DeviceTime: time.Now().Format(time.RFC3339), Ops: []schema.Op{{
-		OpID: uuid.NewString(), Type: schema.OpUpsert, ID: id, HLC: hlc.FromTime(time.Now()).String(),
-		Fields: map[string]json.RawMessage{"hamlet_id": json.RawMessage(fmt.Sprint(f.SaDecHamlets[0])), "kind": json.RawMessage(`"other"`),
-			"occurred_at": json.RawMessage(`"` + time.Now().Add(-time.Hour).Format(time.RFC3339) + `"`)}}}})
+	op := createOp(f.SaDecHamlets[0], "other", time.Now().Add(-time.Hour))
+	id := op.ID
+	resp, err := e.Push(ctx, f.HongA, schema.PushRequest{DeviceTime: time.Now().Format(time.RFC3339), Ops: []schema.Op{op}})
 	if err != nil || resp.Results[0].Status != schema.ResultApplied {
 		t.Fatalf("%+v %v", resp.Results, err)
 	}
@@ -588,11 +581,8 @@ func TestPostgresServeReportsOnReplica(t *testing.T) {
 	defer db.Close()
 	f := pgtest.MustFixture(t, db)
 	day := time.Now().In(engine.Vietnam())
-	resp, err := engine.New(db, time.Now).Push(ctx, f.HongA, schema.PushRequest{DeviceTime: time.Now().Format(time.RFC3339), Ops: []schema.Op{{
-		OpID: uuid.NewString(), Type: schema.OpUpsert, ID: uuid.NewString(), HLC: hlc.FromTime(time.Now()).String(),
-		Fields: map[string]json.RawMessage{"hamlet_id": json.RawMessage(fmt.Sprint(f.SaDecHamlets[0])), "kind": json.RawMessage(`"vneid_level2"`),
-			"citizen_ref": json.RawMessage(`"` + strings.Repeat("ab", 32) + `"`), "consent": json.RawMessage(`true`),
-			"occurred_at": json.RawMessage(`"` + day.Format(time.RFC3339) + `"`)}}}})
+	resp, err := engine.New(db, time.Now).Push(ctx, f.HongA, schema.PushRequest{DeviceTime: time.Now().Format(time.RFC3339), Ops: []schema.Op{
+		createOp(f.SaDecHamlets[0], "vneid_level2", day, "citizen_ref", strings.Repeat("ab", 32), "consent", true)}})
 	if err != nil || resp.Results[0].Status != schema.ResultApplied {
 		t.Fatalf("%+v %v", resp.Results, err)
 	}
@@ -643,4 +633,17 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// createOp is a phone's creation of a new log: hamlet, kind and occurred_at, and the
+// further fields given as name, value pairs.
+func createOp(hamlet int64, kind string, occurred time.Time, kv ...any) schema.Op {
+	fields := map[string]json.RawMessage{}
+	kv = append([]any{"hamlet_id", hamlet, "kind", kind, "occurred_at", occurred.In(vn).Format(time.RFC3339)}, kv...)
+	for i := 0; i < len(kv); i += 2 {
+		b, _ := json.Marshal(kv[i+1])
+		fields[kv[i].(string)] = b
+	}
+	return schema.Op{OpID: uuid.Must(uuid.NewV7()).String(), Type: schema.OpUpsert, ID: uuid.Must(uuid.NewV7()).String(),
+		HLC: hlc.FromTime(time.Now()).String(), Fields: fields}
 }

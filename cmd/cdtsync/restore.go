@@ -71,15 +71,12 @@ func (m *Main) restore(ctx context.Context, args []string) error {
 // restorePostgres starts a new history for a PostgreSQL database that PostgreSQL's tools
 // restored: a new epoch, and positions re-based if the rows came from another cluster.
 func (m *Main) restorePostgres(ctx context.Context, database string) error {
-	if !isPostgresURL(database) {
-		return errors.New("--database phải là postgres://… / --database must be a postgres://… URL")
-	}
-	db, err := postgres.Open(ctx, database, postgres.Options{Logger: m.logger(), CompactEvery: -1})
+	s, err := m.openStoreWith(ctx, "", database, postgres.Options{CompactEvery: -1})
 	if err != nil {
-		return fmt.Errorf("PostgreSQL: %w", err)
+		return err
 	}
-	defer db.Close()
-	r, err := db.NewHistory(ctx)
+	defer s.Close()
+	r, err := s.(*postgres.DB).NewHistory(ctx)
 	if err != nil {
 		return err
 	}

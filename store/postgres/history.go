@@ -152,7 +152,7 @@ func newHistory(ctx context.Context, tx pgx.Tx, always bool) (HistoryReport, err
 		r    HistoryReport
 		xmax int64
 	)
-	if err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint, (SELECT value FROM meta WHERE key = 'epoch')`).
+	if err := tx.QueryRow(ctx, `SELECT `+xmaxExpr+`, (SELECT value FROM meta WHERE key = 'epoch')`).
 		Scan(&xmax, &r.Epoch); err != nil {
 		return r, err
 	}

@@ -42,20 +42,33 @@ import (
 const pullWait = 2 * time.Second
 
 type syncReader struct {
-	db  *DB
-	now time.Time
+	db   *DB
+	now  time.Time
+	xmax int64 // read with the epoch (Frontier)
 }
 
 func (r *syncReader) Now() time.Time { return r.now }
 
-func (r *syncReader) Epoch(ctx context.Context) (string, error) { return r.db.Epoch(ctx) }
+// xmaxExpr is the first transaction id not yet handed out, as of the statement's snapshot:
+// every position this cluster's history has made is below it.
+const xmaxExpr = `pg_snapshot_xmax(pg_current_snapshot())::text::bigint`
 
-// Frontier is the first transaction id not yet handed out (the snapshot's xmax): every
-// position this cluster's history has made is below it.
+// Epoch reads the epoch, and the frontier with it in the same round trip.
+func (r *syncReader) Epoch(ctx context.Context) (string, error) {
+	var e string
+	err := r.db.pool.QueryRow(ctx, `SELECT (SELECT value FROM meta WHERE key = 'epoch'), `+xmaxExpr).Scan(&e, &r.xmax)
+	return e, storageError(err)
+}
+
+// Frontier is xmaxExpr as the pull began (read with the epoch): a cursor the database
+// made before then is below it.
 func (r *syncReader) Frontier(ctx context.Context) (engine.Pos, error) {
-	var x int64
-	err := r.db.pool.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint`).Scan(&x)
-	return engine.Pos{Tx: x}, storageError(err)
+	if r.xmax == 0 {
+		if err := r.db.pool.QueryRow(ctx, `SELECT `+xmaxExpr).Scan(&r.xmax); err != nil {
+			return engine.Pos{}, storageError(err)
+		}
+	}
+	return engine.Pos{Tx: r.xmax}, nil
 }
 
 // subtreeRange returns the [lo, hi) range of materialised paths in the subtree of the
