@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cdtsync/cdtsync/demo"
+	"github.com/cdtsync/cdtsync/schema"
 	"github.com/cdtsync/cdtsync/server"
 	"github.com/cdtsync/cdtsync/store/postgres"
 	"github.com/cdtsync/cdtsync/store/sqlite"
@@ -77,9 +78,15 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		log.Info("demo data loaded", "ms", time.Since(start).Milliseconds(), "new_logs", d.Activity.Logs)
 	}
 	// Report aggregates missing or stale (a database from before them, a unit moved since)
-	// are built now rather than on the first report.
+	// are built now rather than on the first report. A PostgreSQL build longer than a few
+	// seconds goes on in the background while this server serves (reports answer 503 with
+	// its progress until it ends); SQLite builds before serving.
 	if err := db.EnsureReports(ctx); err != nil {
-		return fmt.Errorf("báo cáo / reports: %w", err)
+		var se *schema.Error
+		if !errors.As(err, &se) || se.Code != schema.CodeUnavailable {
+			return fmt.Errorf("báo cáo / reports: %w", err)
+		}
+		log.Warn("report aggregates are being built in the background; reports answer 503 until they are ready", "progress", se.Message)
 	}
 	srv := server.New(server.Config{
 		Logger:       log,

@@ -67,6 +67,8 @@ type DB struct {
 	compactMu   sync.Mutex
 	compactStop chan struct{}
 	compactDone chan struct{}
+
+	builder builder // this process's part in building the report aggregates
 }
 
 // Options tune Open. The zero value is the production setting.
@@ -85,6 +87,10 @@ type Options struct {
 	// PullWait bounds how long a pull waits for older transactions to end so that a phone
 	// finds the writes it just made (pull.go); 0 means 2 s.
 	PullWait time.Duration
+	// ReportsWait bounds how long a report waits for a build of the aggregates that is
+	// under way (rebuild.go) before it answers CodeUnavailable with the build's progress;
+	// 0 means 5 s.
+	ReportsWait time.Duration
 	// Logger receives warnings (a server with fsync off, a failed compaction); nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -114,6 +120,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.ReportsWait <= 0 {
+		opts.ReportsWait = reportsWait
 	}
 	if opts.PullWait <= 0 {
 		opts.PullWait = pullWait
@@ -191,6 +200,7 @@ func (db *DB) checkLockTable(ctx context.Context) {
 // Close stops the compactor and closes the pool after the queries in flight.
 func (db *DB) Close() error {
 	db.stopCompactor()
+	db.builder.stop()
 	db.pool.Close()
 	if db.replica != nil {
 		db.replica.pool.Close()

@@ -184,39 +184,56 @@ type maint struct {
 const reportsFormat = "3"
 
 // reportsReady reports whether the aggregates may be maintained incrementally (see the
-// SQLite store): built, in this format, and no unit moved since.
+// SQLite store): built, in this format, and no unit moved since. A build in progress
+// (rebuild.go) is not ready.
 func reportsReady(ctx context.Context, tx *Tx) (bool, error) {
 	b := &pgx.Batch{}
 	st := queueReportState(b)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return false, err
 	}
-	return st.ready(ctx, tx)
+	mode, err := st.mode(ctx, tx)
+	return mode == aggReady, err
 }
 
-// reportState is what reportsReady decides from, read by queueReportState.
+// aggMode is the state of the aggregates for a transaction that changes logs.
+type aggMode int
+
+const (
+	aggStale    aggMode = iota // to be built; changes leave them alone
+	aggReady                   // kept up to date by every change
+	aggBuilding                // being built: kept up to date for the logs already added
+)
+
+// reportState is what a mode is decided from, read by queueReportState.
 type reportState struct {
-	state, format, unitsSeq *string
-	maxSeq                  *int64
+	state, format, unitsSeq, after *string
+	maxSeq                         *int64
 }
 
 func queueReportState(b *pgx.Batch) *reportState {
 	st := &reportState{}
 	b.Queue(reportStateQuery).QueryRow(func(r pgx.Row) error {
-		return r.Scan(&st.state, &st.format, &st.unitsSeq, &st.maxSeq)
+		return r.Scan(&st.state, &st.format, &st.unitsSeq, &st.maxSeq, &st.after)
 	})
 	return st
 }
 
-func (st *reportState) ready(ctx context.Context, tx *Tx) (bool, error) {
+// mode decides the aggregates' mode, and marks them stale when their format changed or a
+// unit moved since they were built.
+func (st *reportState) mode(ctx context.Context, tx *Tx) (aggMode, error) {
 	state, format, unitsSeq, maxSeq := st.state, st.format, st.unitsSeq, st.maxSeq
 	if deref(state) == "stale" {
-		return false, nil
+		return aggStale, nil
 	}
-	stale := func() (bool, error) {
+	current := aggReady
+	if deref(state) == "building" {
+		current = aggBuilding
+	}
+	stale := func() (aggMode, error) {
 		_, err := tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_state', 'stale')
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
-		return false, err
+		return aggStale, err
 	}
 	if deref(format) != reportsFormat {
 		var any int
@@ -225,16 +242,16 @@ func (st *reportState) ready(ctx context.Context, tx *Tx) (bool, error) {
 			return stale()
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
-			return false, err
+			return aggStale, err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_format', $1)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, reportsFormat); err != nil {
-			return false, err
+			return aggStale, err
 		}
 	}
 	cur := strconv.FormatInt(deref(maxSeq), 10)
 	if deref(unitsSeq) == cur {
-		return true, nil
+		return current, nil
 	}
 	var moved int
 	err := tx.QueryRow(ctx, `SELECT 1 FROM rpt_paths p JOIN units u ON u.id = p.unit_id WHERE u.path <> p.path LIMIT 1`).Scan(&moved)
@@ -242,15 +259,16 @@ func (st *reportState) ready(ctx context.Context, tx *Tx) (bool, error) {
 	case errors.Is(err, pgx.ErrNoRows):
 		_, err = tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_units_seq', $1)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, cur)
-		return err == nil, err
+		return current, err
 	case err != nil:
-		return false, err
+		return aggStale, err
 	}
 	return stale()
 }
 
 const reportStateQuery = `SELECT (SELECT value FROM meta WHERE key = 'rpt_state'), (SELECT value FROM meta WHERE key = 'rpt_format'),
-	(SELECT value FROM meta WHERE key = 'rpt_units_seq'), (SELECT max(seq) FROM units)`
+	(SELECT value FROM meta WHERE key = 'rpt_units_seq'), (SELECT max(seq) FROM units),
+	(SELECT value FROM meta WHERE key = 'rpt_build_after')`
 
 // maintainReports updates the report aggregates for logs, the new states of the logs a
 // Save writes; isNew marks those never stored before. The team days it returns are to be
@@ -267,9 +285,16 @@ func maintainReports(ctx context.Context, tx *Tx, logs map[string]*merge.Log, is
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
-	ready, err := st.ready(ctx, tx)
-	if err != nil || !ready {
+	mode, err := st.mode(ctx, tx)
+	if err != nil || mode == aggStale {
 		return nil, err
+	}
+	if mode == aggBuilding {
+		// The build adds the logs past its cursor later, as they then are; the logs it
+		// added are kept up to date like any others.
+		if logs, err = builtOnly(logs, deref(st.after)); err != nil {
+			return nil, err
+		}
 	}
 	return applyContribs(ctx, tx, logs, isNew)
 }
@@ -1013,78 +1038,6 @@ func (m *maint) writePaths(b *pgx.Batch) {
 	}
 	b.Queue(`INSERT INTO rpt_paths (unit_id, path) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT (unit_id) DO NOTHING`,
 		units, paths)
-}
-
-// rebuildReports recomputes every aggregate from the logs, in tx, under the reports lock
-// held exclusively.
-func rebuildReports(ctx context.Context, tx *Tx) error {
-	if err := tx.takeExclusive(ctx, lockReports); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `TRUNCATE rpt_contrib, rpt_vdays, rpt_tdays, rpt_cells, rpt_cell_deltas, rpt_paths`); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM meta WHERE key IN ('rpt_state', 'rpt_format', 'rpt_units_seq')`); err != nil {
-		return err
-	}
-	if _, err := reportsReady(ctx, tx); err != nil {
-		return err
-	}
-	last := "00000000-0000-0000-0000-000000000000"
-	for {
-		logs := map[string]*merge.Log{}
-		st := &syncTx{Tx: tx}
-		if err := st.queryLogs(ctx, logs, `SELECT `+logColumns+` FROM logs WHERE id > $1::uuid AND complete AND NOT deleted
-			AND status IN ('pending', 'approved') ORDER BY id LIMIT 2000`, last); err != nil {
-			return err
-		}
-		if len(logs) == 0 {
-			break
-		}
-		for id := range logs {
-			if id > last {
-				last = id
-			}
-		}
-		step, err := applyContribs(ctx, tx, logs, nil)
-		if err != nil {
-			return err
-		}
-		if err := step.apply(ctx); err != nil { // under the exclusive reports lock
-			return err
-		}
-	}
-	return compactAll(ctx, tx)
-}
-
-// RebuildReports recomputes the report aggregates from the logs in one transaction;
-// pushes' maintenance waits meanwhile (the reports lock).
-func (db *DB) RebuildReports(ctx context.Context) error {
-	return db.Write(ctx, 0, func(tx *Tx) error { return rebuildReports(ctx, tx) })
-}
-
-// EnsureReports rebuilds the report aggregates if they are stale, and otherwise does
-// nothing. Servers call it at start; of several starting together, one rebuilds and the
-// others find the aggregates ready.
-func (db *DB) EnsureReports(ctx context.Context) error {
-	var state, format, unitsSeq *string
-	var maxSeq *int64
-	if err := db.pool.QueryRow(ctx, reportStateQuery).Scan(&state, &format, &unitsSeq, &maxSeq); err != nil {
-		return storageError(err)
-	}
-	if deref(state) != "stale" && deref(format) == reportsFormat && deref(unitsSeq) == strconv.FormatInt(deref(maxSeq), 10) {
-		return nil
-	}
-	return db.Write(ctx, 0, func(tx *Tx) error {
-		if err := tx.takeExclusive(ctx, lockReports); err != nil {
-			return err
-		}
-		ok, err := reportsReady(ctx, tx)
-		if err != nil || ok {
-			return err
-		}
-		return rebuildReports(ctx, tx)
-	})
 }
 
 // keyTeam splits a team or member cell key into its team and volunteer.

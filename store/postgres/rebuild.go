@@ -1,0 +1,320 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cdtsync/cdtsync/schema"
+	"github.com/cdtsync/cdtsync/sync/merge"
+)
+
+// Building the report aggregates from the logs, while pushes go on.
+//
+// A build is needed when the aggregates are missing, in an older format, or stale (a unit
+// moved: every count above it changes). One transaction for the whole build would hold
+// the reports lock exclusively for all of it, and every push's upkeep waits on that lock:
+// about 50 minutes for a province of 10 million logs. So a build is a run of short
+// transactions instead, like an index built concurrently:
+//
+//   - The first empties the aggregates and sets meta rpt_state = 'building' with a
+//     cursor, rpt_build_after: the greatest log id added so far.
+//   - Each next one, under the reports lock held exclusively, adds the next buildBatch
+//     eligible logs by id, as they are then, and moves the cursor past them. The last,
+//     finding none left, folds the cells' deltas and clears the state: the aggregates are
+//     ready.
+//   - Meanwhile a push holds the reports lock shared, so the cursor cannot move under it,
+//     and keeps the aggregates up to date for the logs at or before the cursor only; a log
+//     past it is added later by the build, in the state its last push left it.
+//
+// So at every commit the aggregates are exactly those of the logs at or before the
+// cursor, as they stand; the build ends with all of them. A push waits at most for one
+// batch. A unit moved during a build makes it start over (mode marks it stale). Reports
+// wait for a build up to Options.ReportsWait and then answer CodeUnavailable with its
+// progress; they never show a half-built count.
+
+// buildBatchDefault is how many logs a build's transaction adds: about half a second of
+// a build on the 2-core machine (docs/BENCHMARKS.md), the longest a push waits for it.
+const buildBatchDefault = 2000
+
+// reportsWait is the default of Options.ReportsWait.
+const reportsWait = 5 * time.Second
+
+// buildKeys are the meta keys of a build in progress.
+const buildKeys = `'rpt_build_after', 'rpt_build_done', 'rpt_build_total'`
+
+// builder is a process's part in building the aggregates: at most one goroutine of this
+// process drives the build (others, in other processes, may too: each batch is taken
+// under the exclusive lock from the cursor it finds).
+type builder struct {
+	mu      sync.Mutex
+	running bool
+	closed  bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+
+	batch int    // logs a transaction adds; 0 means buildBatchDefault (tests set it)
+	after func() // called after each batch committed (tests)
+}
+
+// start runs db.build in the background unless this process already does.
+func (b *builder) start(db *DB) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.running || b.closed {
+		return
+	}
+	b.running = true
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		defer cancel()
+		start := time.Now()
+		err := db.build(ctx)
+		b.mu.Lock()
+		b.running = false
+		b.mu.Unlock()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			db.log.Warn("building the report aggregates; the next report starts it again", "err", err)
+		case err == nil:
+			db.log.Info("report aggregates built", "ms", time.Since(start).Milliseconds())
+		}
+	}()
+}
+
+// stop ends the background build after its current batch (Close).
+func (b *builder) stop() {
+	b.mu.Lock()
+	b.closed = true
+	if b.cancel != nil {
+		b.cancel()
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+// build runs the build's transactions until the aggregates are ready.
+func (db *DB) build(ctx context.Context) error {
+	batch := db.builder.batch
+	if batch <= 0 {
+		batch = buildBatchDefault
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var done bool
+		err := db.Write(ctx, 0, func(tx *Tx) error {
+			var err error
+			done, err = buildStep(ctx, tx, batch)
+			return err
+		})
+		if err != nil || done {
+			return err
+		}
+		if f := db.builder.after; f != nil {
+			f()
+		}
+	}
+}
+
+// buildStep is one transaction of a build: it starts the build if the aggregates are
+// stale, adds the next batch of logs if one is under way, and reports whether the
+// aggregates are ready.
+func buildStep(ctx context.Context, tx *Tx, batch int) (ready bool, err error) {
+	if err := tx.takeExclusive(ctx, lockReports); err != nil {
+		return false, err
+	}
+	b := &pgx.Batch{}
+	st := queueReportState(b)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return false, err
+	}
+	mode, err := st.mode(ctx, tx)
+	switch {
+	case err != nil:
+		return false, err
+	case mode == aggReady:
+		return true, nil
+	case mode == aggStale:
+		return false, startBuild(ctx, tx)
+	}
+	logs := map[string]*merge.Log{}
+	st2 := &syncTx{Tx: tx}
+	if err := st2.queryLogs(ctx, logs, `SELECT `+logColumns+` FROM logs WHERE id > $1::uuid AND complete AND NOT deleted
+		AND status IN ('pending', 'approved') ORDER BY id LIMIT $2`, deref(st.after), batch); err != nil {
+		return false, err
+	}
+	if len(logs) == 0 {
+		if err := compactAll(ctx, tx); err != nil {
+			return false, err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM meta WHERE key IN ('rpt_state', `+buildKeys+`)`)
+		return err == nil, err
+	}
+	last := ""
+	for id := range logs {
+		if id > last { // canonical text (id::text) sorts as the uuids do
+			last = id
+		}
+	}
+	step, err := applyContribs(ctx, tx, logs, nil)
+	if err != nil {
+		return false, err
+	}
+	if err := step.apply(ctx); err != nil { // under the exclusive reports lock: no member locks
+		return false, err
+	}
+	_, err = tx.Exec(ctx, `UPDATE meta SET value = CASE key WHEN 'rpt_build_after' THEN $1
+		ELSE (value::bigint + $2)::text END WHERE key IN ('rpt_build_after', 'rpt_build_done')`, last, len(logs))
+	return false, err
+}
+
+// startBuild empties the aggregates and starts a build from the first log.
+func startBuild(ctx context.Context, tx *Tx) error {
+	if _, err := tx.Exec(ctx, `TRUNCATE rpt_contrib, rpt_vdays, rpt_tdays, rpt_cells, rpt_cell_deltas, rpt_paths`); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM meta WHERE key IN ('rpt_state', 'rpt_format', 'rpt_units_seq', `+buildKeys+`)`); err != nil {
+		return err
+	}
+	if _, err := reportsReady(ctx, tx); err != nil { // records the format and the units' state
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_state', 'building'),
+		('rpt_build_after', '00000000-0000-0000-0000-000000000000'), ('rpt_build_done', '0'),
+		('rpt_build_total', (SELECT count(*) FROM logs WHERE complete AND NOT deleted AND status IN ('pending', 'approved'))::text)`)
+	return err
+}
+
+// builtOnly returns the logs at or before a build's cursor.
+func builtOnly(logs map[string]*merge.Log, after string) (map[string]*merge.Log, error) {
+	cur, err := uuid.Parse(after)
+	if err != nil {
+		return nil, fmt.Errorf("reports: build cursor %q: %w", after, err)
+	}
+	out := make(map[string]*merge.Log, len(logs))
+	for id, l := range logs {
+		u, err := uuid.Parse(id)
+		if err != nil {
+			return nil, fmt.Errorf("reports: log id %q: %w", id, err)
+		}
+		if bytes.Compare(u[:], cur[:]) <= 0 {
+			out[id] = l
+		}
+	}
+	return out, nil
+}
+
+// RebuildReports recomputes the report aggregates from the logs, and returns once they
+// are ready. Pushes go on meanwhile, each waiting at most for one batch of the build.
+func (db *DB) RebuildReports(ctx context.Context) error {
+	err := db.Write(ctx, 0, func(tx *Tx) error {
+		if err := tx.takeExclusive(ctx, lockReports); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_state', 'stale')
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return storageError(db.build(ctx))
+}
+
+// EnsureReports returns nil once the report aggregates are ready. When they are not (a
+// database from before them, a unit moved since), it starts building them in the
+// background — unless a build is already under way, here or in another process — and
+// waits for it up to Options.ReportsWait; a build that takes longer answers
+// CodeUnavailable with its progress, and goes on. Servers call it at start and before
+// every report.
+func (db *DB) EnsureReports(ctx context.Context) error {
+	p, err := db.buildProgress(ctx)
+	if err != nil || p.ready {
+		return err
+	}
+	// Not plainly ready: units may have changed without moving (mode records that).
+	var mode aggMode
+	err = db.Write(ctx, 0, func(tx *Tx) error {
+		b := &pgx.Batch{}
+		if err := tx.queueTakeShared(b, lockReports); err != nil {
+			return err
+		}
+		st := queueReportState(b)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		mode, err = st.mode(ctx, tx)
+		return err
+	})
+	if err != nil || mode == aggReady {
+		return err
+	}
+	db.builder.start(db)
+	deadline := time.NewTimer(db.opts.ReportsWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return p.unavailable()
+		case <-tick.C:
+		}
+		if p, err = db.buildProgress(ctx); err != nil || p.ready {
+			return err
+		}
+		db.builder.start(db) // a build that failed, or ended with units moved, again
+	}
+}
+
+// progress is how far a build of the aggregates is.
+type progress struct {
+	ready       bool
+	done, total int64
+}
+
+// buildProgress reads whether the aggregates are ready, without writing: when they may
+// be but the units changed since, it says not ready, and EnsureReports decides.
+func (db *DB) buildProgress(ctx context.Context) (progress, error) {
+	var (
+		state, format, unitsSeq, after, done, total *string
+		maxSeq                                      *int64
+	)
+	err := db.pool.QueryRow(ctx, reportStateQuery+`, (SELECT value FROM meta WHERE key = 'rpt_build_done'),
+		(SELECT value FROM meta WHERE key = 'rpt_build_total')`).Scan(&state, &format, &unitsSeq, &maxSeq, &after, &done, &total)
+	if err != nil {
+		return progress{}, storageError(err)
+	}
+	var p progress
+	p.ready = state == nil && deref(format) == reportsFormat && deref(unitsSeq) == strconv.FormatInt(deref(maxSeq), 10)
+	if deref(state) == "building" {
+		p.done, _ = strconv.ParseInt(deref(done), 10, 64)
+		p.total, _ = strconv.ParseInt(deref(total), 10, 64)
+	}
+	return p, nil
+}
+
+// unavailable is the answer to a report while the aggregates are being built.
+func (p progress) unavailable() error {
+	pct := int64(0)
+	if p.total > 0 {
+		pct = min(99, p.done*100/p.total)
+	}
+	return &schema.Error{Code: schema.CodeUnavailable, RetryAfter: 30 * time.Second,
+		Message: fmt.Sprintf("Báo cáo đang được tính lại từ nhật ký hoạt động (đã xong %d%%, %d/%d nhật ký), vui lòng thử lại sau ít phút / "+
+			"the reports are being rebuilt from the activity logs (%d%% done, %d of %d logs); retry in a few minutes",
+			pct, p.done, p.total, pct, p.done, p.total)}
+}

@@ -1,0 +1,258 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cdtsync/cdtsync/schema"
+	"github.com/cdtsync/cdtsync/store/postgres"
+	"github.com/cdtsync/cdtsync/store/sqlite/sqlitetest"
+	"github.com/cdtsync/cdtsync/sync/engine"
+	"github.com/cdtsync/cdtsync/sync/hlc"
+)
+
+// seedLogs pushes n logs of three volunteers in four hamlets, over a pool of people and
+// households that meet one another, and returns their ids with their volunteers.
+func seedLogs(t *testing.T, e *engine.Engine, f *sqlitetest.Fixture, n int) ([]string, []schema.Actor) {
+	t.Helper()
+	actors := []schema.Actor{f.HongA, f.Minh, f.Mai}
+	var (
+		ids    []string
+		owners []schema.Actor
+	)
+	for i := 0; i < n; i += 50 {
+		for a := range actors {
+			var ops []schema.Op
+			for j := i; j < i+50 && j < n; j++ {
+				if j%3 != a {
+					continue
+				}
+				hamlet := f.SaDecHamlets[j%3]
+				if a == 2 {
+					hamlet = f.TanDuongHamlets[0]
+				}
+				op := create(hamlet, []string{"vneid_level2", "cashless_payment", "vneid_install"}[j%3],
+					"citizen_ref", fmt.Sprintf("%064x", j%70), "consent", true, "household_ref", fmt.Sprintf("%064x", 500+j%25))
+				ops = append(ops, op)
+				ids, owners = append(ids, op.ID), append(owners, actors[a])
+			}
+			for _, r := range push(t, e, actors[a], ops...) {
+				if r.Status != schema.ResultApplied {
+					t.Fatalf("seed: %+v", r)
+				}
+			}
+		}
+	}
+	return ids, owners
+}
+
+// rebuiltEqualsKept checks that the aggregates db keeps equal those rebuilt from its logs.
+func rebuiltEqualsKept(t *testing.T, db *postgres.DB, what string) {
+	t.Helper()
+	ctx := context.Background()
+	kept, err := db.DumpReports(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RebuildReports(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt, err := db.DumpReports(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept != rebuilt {
+		t.Fatalf("%s: the aggregates differ from those rebuilt from the logs:\nkept    %.3000s\nrebuilt %.3000s", what, kept, rebuilt)
+	}
+}
+
+// TestRebuildWhilePushing: a build of the report aggregates is a run of short
+// transactions, and pushes go on between them — creating, editing, moving, deleting and
+// reviewing logs on both sides of the build's cursor, through another server process.
+// Pushes complete while the build runs (in one transaction, as before, every one of them
+// waited for its end), and the aggregates the build leaves equal a rebuild from the logs
+// as they ended.
+func TestRebuildWhilePushing(t *testing.T) {
+	ctx := context.Background()
+	dbs, f := open(t, 2, postgres.Options{CompactEvery: -1})
+	building, pushing := dbs[0], dbs[1]
+	e := engine.New(pushing, func() time.Time { return now })
+	ids, owners := seedLogs(t, e, f, 600)
+
+	var batches atomic.Int64
+	postgres.SetBuild(building, 20, func() {
+		batches.Add(1)
+		time.Sleep(15 * time.Millisecond) // room for the pushes between batches
+	})
+	var (
+		buildDone  atomic.Bool
+		during     atomic.Int64
+		buildErr   = make(chan error, 1)
+		hlcCounter = now.Add(-50 * time.Second)
+	)
+	go func() {
+		err := building.RebuildReports(ctx)
+		buildDone.Store(true)
+		buildErr <- err
+	}()
+	rnd := rand.New(rand.NewPCG(1, 2))
+	next := func() string {
+		hlcCounter = hlcCounter.Add(time.Millisecond)
+		return hlc.FromTime(hlcCounter).String()
+	}
+	deleted := map[int]bool{}
+	for round := 0; !buildDone.Load(); round++ {
+		i := rnd.IntN(len(ids))
+		for deleted[i] {
+			i = rnd.IntN(len(ids))
+		}
+		a := owners[i]
+		var ops []schema.Op
+		switch round % 5 {
+		case 0: // a new log of a person met before
+			hamlet := f.SaDecHamlets[round%3]
+			if a == f.Mai {
+				hamlet = f.TanDuongHamlets[0]
+			}
+			op := create(hamlet, "vneid_level2", "citizen_ref", fmt.Sprintf("%064x", rnd.IntN(90)), "consent", true)
+			ids, owners = append(ids, op.ID), append(owners, a)
+			ops = append(ops, op)
+		case 1: // another person, another household
+			ops = append(ops, schema.Op{OpID: newID(), Type: schema.OpUpsert, ID: ids[i], HLC: next(),
+				Fields: fields("citizen_ref", fmt.Sprintf("%064x", rnd.IntN(90)), "consent", true, "household_ref", fmt.Sprintf("%064x", 500+rnd.IntN(30)))})
+		case 2: // another kind, another day
+			ops = append(ops, schema.Op{OpID: newID(), Type: schema.OpUpsert, ID: ids[i], HLC: next(),
+				Fields: fields("kind", "digital_signature", "occurred_at", now.Add(-26*time.Hour).In(vn).Format(time.RFC3339))})
+		case 3:
+			deleted[i] = true
+			ops = append(ops, schema.Op{OpID: newID(), Type: schema.OpDelete, ID: ids[i], HLC: next()})
+		case 4:
+			coord := f.CoordSaDec
+			if a == f.Mai {
+				coord = f.CoordTanDuong
+			}
+			status := []string{"approved", "rejected"}[round%2]
+			res, err := e.Review(ctx, coord, []engine.Decision{{ID: ids[i], Status: status, Note: "kiểm tra lại"}})
+			if err != nil || !res[0].OK {
+				t.Fatalf("review: %+v %v", res, err)
+			}
+		}
+		if len(ops) > 0 {
+			for _, r := range push(t, e, a, ops...) {
+				if r.Status != schema.ResultApplied {
+					t.Fatalf("push during the build: %+v", r)
+				}
+			}
+		}
+		if !buildDone.Load() {
+			during.Add(1)
+		}
+	}
+	if err := <-buildErr; err != nil {
+		t.Fatal(err)
+	}
+	if n := batches.Load(); n < 10 {
+		t.Fatalf("the build ran in %d transactions", n)
+	}
+	if n := during.Load(); n < 5 {
+		t.Fatalf("only %d pushes or reviews completed while the build ran", n)
+	}
+	t.Logf("%d pushes and reviews completed during a build of %d transactions", during.Load(), batches.Load())
+	rebuiltEqualsKept(t, pushing, "after a build with pushes")
+}
+
+// TestReportDuringRebuild: while the aggregates are being built, a report waits for the
+// build up to Options.ReportsWait, then answers unavailable with the build's progress and
+// a Retry-After — never a half-built count — and pushes go through; once built, the
+// report is what it was. A hamlet moved during the build makes it start over, and the
+// aggregates it leaves follow the new tree.
+func TestReportDuringRebuild(t *testing.T) {
+	ctx := context.Background()
+	dbs, f := open(t, 1, postgres.Options{CompactEvery: -1, ReportsWait: 300 * time.Millisecond})
+	db := dbs[0]
+	e := engine.New(db, func() time.Time { return now })
+	seedLogs(t, e, f, 120)
+	coverage := func() (string, error) {
+		r, err := db.Coverage(ctx, f.Officer, schema.ReportFilter{From: "2026-11-01", To: "2026-11-30"})
+		r.GeneratedAt = ""
+		b, _ := json.Marshal(r)
+		return string(b), err
+	}
+	before, err := coverage()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		reached = make(chan struct{})
+		release = make(chan struct{})
+		once    sync.Once
+	)
+	postgres.SetBuild(db, 10, func() {
+		once.Do(func() { close(reached) })
+		<-release // every builder of this process stops after its first batch
+	})
+	built := make(chan error, 1)
+	go func() { built <- db.RebuildReports(ctx) }()
+	<-reached
+
+	_, err = coverage()
+	var se *schema.Error
+	if !errors.As(err, &se) || se.Code != schema.CodeUnavailable || se.RetryAfter <= 0 {
+		t.Fatalf("a report during the build: %v", err)
+	}
+	if !strings.Contains(se.Message, "đang được tính lại") || !strings.Contains(se.Message, "10 of 120 logs") {
+		t.Fatalf("no progress in %q", se.Message)
+	}
+	for _, r := range push(t, e, f.HongA, create(f.SaDecHamlets[0], "vneid_level2", "citizen_ref", fmt.Sprintf("%064x", 999), "consent", true)) {
+		if r.Status != schema.ResultApplied {
+			t.Fatalf("a push during the build: %+v", r)
+		}
+	}
+
+	// Ấp of Sa Đéc moves to Tân Dương while the build is paused.
+	moved := f.SaDecHamlets[2]
+	if _, err := db.Pool().Exec(ctx, `UPDATE units SET parent_id = $1,
+		path = (SELECT path FROM units WHERE id = $1) || id::text || '/', seq = nextval('change_seq') WHERE id = $2`, f.TanDuong, moved); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-built; err != nil {
+		t.Fatal(err)
+	}
+	var stale int
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM rpt_paths p JOIN units u ON u.id = p.unit_id WHERE u.path <> p.path`).Scan(&stale); err != nil {
+		t.Fatal(err)
+	}
+	if stale != 0 {
+		t.Fatalf("%d units in the aggregates under their old paths", stale)
+	}
+	rebuiltEqualsKept(t, db, "after a build that started over")
+
+	// Moved back, the report is the one from before, plus the push made meanwhile.
+	if _, err := db.Pool().Exec(ctx, `UPDATE units SET parent_id = $1,
+		path = (SELECT path FROM units WHERE id = $1) || id::text || '/', seq = nextval('change_seq') WHERE id = $2`, f.SaDec, moved); err != nil {
+		t.Fatal(err)
+	}
+	after, err := coverage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after == before {
+		t.Fatal("the push made during the build is not in the report")
+	}
+	var r0, r1 schema.CoverageReport
+	json.Unmarshal([]byte(before), &r0)
+	json.Unmarshal([]byte(after), &r1)
+	if r1.Levels[0].Rows[0].People != r0.Levels[0].Rows[0].People+1 {
+		t.Fatalf("people reached: %d before, %d after one more person", r0.Levels[0].Rows[0].People, r1.Levels[0].Rows[0].People)
+	}
+}
