@@ -263,7 +263,8 @@ func compact(ctx context.Context, tx *Tx, limit int) (int, error) {
 	return n, tx.SendBatch(ctx, b).Close()
 }
 
-// startCompactor runs Compact every Options.CompactEvery until Close.
+// startCompactor runs Compact every Options.CompactEvery until Close, and starts a build
+// of the aggregates when they are not ready (rebuild.go).
 func (db *DB) startCompactor() {
 	every := db.opts.CompactEvery
 	if every == 0 {
@@ -286,6 +287,11 @@ func (db *DB) startCompactor() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			if _, err := db.Compact(ctx); err != nil {
 				db.log.Warn("compacting report cells", "err", err)
+			}
+			// Aggregates made stale meanwhile (an import moved a unit) are built now, not
+			// at the first report after it.
+			if p, err := db.buildProgress(ctx); err == nil && !p.ready {
+				db.builder.start(db)
 			}
 			cancel()
 		}

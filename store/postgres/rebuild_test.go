@@ -35,11 +35,11 @@ func seedLogs(t *testing.T, e *engine.Engine, f *sqlitetest.Fixture, n int) ([]s
 				if j%3 != a {
 					continue
 				}
-				hamlet := f.SaDecHamlets[j%3]
+				hamlet := f.SaDecHamlets[j/3%3]
 				if a == 2 {
 					hamlet = f.TanDuongHamlets[0]
 				}
-				op := create(hamlet, []string{"vneid_level2", "cashless_payment", "vneid_install"}[j%3],
+				op := create(hamlet, []string{"vneid_level2", "cashless_payment", "vneid_install"}[j/9%3],
 					"citizen_ref", fmt.Sprintf("%064x", j%70), "consent", true, "household_ref", fmt.Sprintf("%064x", 500+j%25))
 				ops = append(ops, op)
 				ids, owners = append(ids, op.ID), append(owners, actors[a])
@@ -218,8 +218,8 @@ func TestReportDuringRebuild(t *testing.T) {
 		}
 	}
 
-	// Ấp of Sa Đéc moves to Tân Dương while the build is paused.
-	moved := f.SaDecHamlets[2]
+	// A hamlet of Sa Đéc with logs moves to Tân Dương while the build is paused.
+	moved := f.SaDecHamlets[1]
 	if _, err := db.Pool().Exec(ctx, `UPDATE units SET parent_id = $1,
 		path = (SELECT path FROM units WHERE id = $1) || id::text || '/', seq = nextval('change_seq') WHERE id = $2`, f.TanDuong, moved); err != nil {
 		t.Fatal(err)
@@ -255,4 +255,38 @@ func TestReportDuringRebuild(t *testing.T) {
 	if r1.Levels[0].Rows[0].People != r0.Levels[0].Rows[0].People+1 {
 		t.Fatalf("people reached: %d before, %d after one more person", r0.Levels[0].Rows[0].People, r1.Levels[0].Rows[0].People)
 	}
+}
+
+// TestStaleAggregatesBuiltWithoutAReport: a server notices aggregates made stale behind
+// its back (an import in another process moved a unit) and builds them, without waiting
+// for someone to ask for a report.
+func TestStaleAggregatesBuiltWithoutAReport(t *testing.T) {
+	ctx := context.Background()
+	dbs, f := open(t, 1, postgres.Options{CompactEvery: 50 * time.Millisecond})
+	db := dbs[0]
+	seedLogs(t, engine.New(db, func() time.Time { return now }), f, 60)
+	if _, err := db.Pool().Exec(ctx, `UPDATE units SET parent_id = $1,
+		path = (SELECT path FROM units WHERE id = $1) || id::text || '/', seq = nextval('change_seq') WHERE id = $2`, f.TanDuong, f.SaDecHamlets[1]); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var stale, contribs int
+		if err := db.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM rpt_paths p JOIN units u ON u.id = p.unit_id WHERE u.path <> p.path),
+			(SELECT count(*) FROM rpt_contrib)`).Scan(&stale, &contribs); err != nil {
+			t.Fatal(err)
+		}
+		var state *string
+		if err := db.Pool().QueryRow(ctx, `SELECT (SELECT value FROM meta WHERE key = 'rpt_state')`).Scan(&state); err != nil {
+			t.Fatal(err)
+		}
+		if stale == 0 && state == nil && contribs == 60 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s: %d units under old paths, state %q, %d contributions", stale, deref(state), contribs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	rebuiltEqualsKept(t, db, "built by the server by itself")
 }
