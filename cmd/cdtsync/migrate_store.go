@@ -14,13 +14,15 @@ const migrateStoreUsage = `cách dùng / usage: cdtsync migrate-store --from DIR
 
 Chuyển một triển khai SQLite (thư mục dữ liệu DIR) sang một cơ sở dữ liệu PostgreSQL mới, khi
 máy chủ SQLite đã dừng: mọi bảng, từng dòng, cùng epoch và khoá citizen_key, trong một giao
-dịch, cả số liệu báo cáo nếu chúng đã sẵn sàng (nếu không, hoặc với --rebuild-reports, chúng được
-dựng lại từ nhật ký). Điện thoại tiếp tục đồng bộ với cursor cũ.
+dịch, cả số liệu báo cáo nếu chúng đã sẵn sàng (nếu không, máy chủ dựng lại chúng từ nhật ký sau
+khi khởi động, trong lúc điện thoại vẫn đồng bộ; --rebuild-reports dựng lại ngay). Điện thoại
+tiếp tục đồng bộ với cursor cũ.
 
 Moves a SQLite deployment (data directory DIR) into a new PostgreSQL database while the
 SQLite server is stopped: every table row for row, with the epoch and the citizen key, in
-one transaction, the report aggregates too if they are ready (if not, or with
---rebuild-reports, they are rebuilt from the logs). Phones carry on with their cursors.
+one transaction, the report aggregates too if they are ready (if not, the servers rebuild
+them from the logs after they start, while phones sync; --rebuild-reports rebuilds them
+now). Phones carry on with their cursors.
 Copy DIR/keys/ to every server so that access tokens stay valid (without it phones simply
 refresh their tokens).
 `
@@ -66,11 +68,17 @@ func (m *Main) migrateStore(ctx context.Context, args []string) error {
 	}
 	copied := time.Since(start)
 	reportsVI, reportsEN := "chép cùng", "copied with them"
-	if *rebuild || !rep.ReportsCopied {
+	switch {
+	case *rebuild:
 		reportsVI, reportsEN = "dựng lại", "rebuilt"
 		if err := dst.RebuildReports(ctx); err != nil {
 			return fmt.Errorf("báo cáo / reports: %w", err)
 		}
+	case !rep.ReportsCopied:
+		// Servers build them after they start, while phones push (a PostgreSQL build does
+		// not stop pushes): the move's downtime is the copy alone.
+		reportsVI = "chưa sẵn sàng ở SQLite, máy chủ sẽ dựng lại sau khi khởi động, trong lúc điện thoại vẫn đồng bộ"
+		reportsEN = "not ready on SQLite; the servers build them after they start, while phones sync"
 	}
 	var rows int64
 	for _, t := range rep.Tables {

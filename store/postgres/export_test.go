@@ -22,10 +22,11 @@ func RebuildLocks(ctx context.Context, db *DB) (int, error) {
 	most := 0
 	for done := false; !done; {
 		err := db.Write(ctx, 0, func(tx *Tx) error {
-			var err error
-			if done, err = buildStep(ctx, tx, 100); err != nil {
+			s, err := buildStep(ctx, tx, 100, false)
+			if err != nil {
 				return err
 			}
+			done = s.ready
 			var n int
 			err = tx.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`).Scan(&n)
 			most = max(most, n)

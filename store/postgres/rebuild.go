@@ -38,16 +38,23 @@ import (
 // batch. A unit moved during a build makes it start over (mode marks it stale). Reports
 // wait for a build up to Options.ReportsWait and then answer CodeUnavailable with its
 // progress; they never show a half-built count.
+//
+// Batches back to back would leave pushes only the gaps between them: measured at 929,000
+// logs with 8 phones pushing, their rate fell from 4,200 to about 100 ops/s for the whole
+// build (docs/BENCHMARKS.md). So a background build yields: after a batch that held the
+// lock for d, no build of any process starts the next one before d has passed
+// (meta rpt_build_next, on the database's clock), and pushes have the lock at least half
+// the time.
 
-// buildBatchDefault is how many logs a build's transaction adds: about half a second of
-// a build on the 2-core machine (docs/BENCHMARKS.md), the longest a push waits for it.
-const buildBatchDefault = 2000
+// buildBatchDefault is how many logs a build's transaction adds: 0.15–0.4 s of a build
+// on the 2-core machine, the longest a push waits for it.
+const buildBatchDefault = 500
 
 // reportsWait is the default of Options.ReportsWait.
 const reportsWait = 5 * time.Second
 
 // buildKeys are the meta keys of a build in progress.
-const buildKeys = `'rpt_build_after', 'rpt_build_done', 'rpt_build_total'`
+const buildKeys = `'rpt_build_after', 'rpt_build_done', 'rpt_build_total', 'rpt_build_next'`
 
 // builder is a process's part in building the aggregates: at most one goroutine of this
 // process drives the build (others, in other processes, may too: each batch is taken
@@ -78,7 +85,7 @@ func (b *builder) start(db *DB) {
 		defer b.wg.Done()
 		defer cancel()
 		start := time.Now()
-		err := db.build(ctx)
+		err := db.build(ctx, true)
 		b.mu.Lock()
 		b.running = false
 		b.mu.Unlock()
@@ -102,8 +109,10 @@ func (b *builder) stop() {
 	b.wg.Wait()
 }
 
-// build runs the build's transactions until the aggregates are ready.
-func (db *DB) build(ctx context.Context) error {
+// build runs the build's transactions until the aggregates are ready. yield leaves
+// pushes the reports lock between batches (a background build); a build nobody pushes
+// during (migrate-store, tests) need not.
+func (db *DB) build(ctx context.Context, yield bool) error {
 	batch := db.builder.batch
 	if batch <= 0 {
 		batch = buildBatchDefault
@@ -112,54 +121,94 @@ func (db *DB) build(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var done bool
+		if wait, err := buildWait(ctx, db.pool); err != nil {
+			return err
+		} else if wait > 0 {
+			if err := sleepCtx(ctx, wait); err != nil {
+				return err
+			}
+			continue
+		}
+		var s step
 		err := db.Write(ctx, 0, func(tx *Tx) error {
 			var err error
-			done, err = buildStep(ctx, tx, batch)
+			s, err = buildStep(ctx, tx, batch, yield)
 			return err
 		})
-		if err != nil || done {
+		if err != nil || s.ready {
 			return err
 		}
-		if f := db.builder.after; f != nil {
-			f()
+		if s.added > 0 {
+			if f := db.builder.after; f != nil {
+				f()
+			}
 		}
 	}
 }
 
-// buildStep is one transaction of a build: it starts the build if the aggregates are
-// stale, adds the next batch of logs if one is under way, and reports whether the
-// aggregates are ready.
-func buildStep(ctx context.Context, tx *Tx, batch int) (ready bool, err error) {
-	if err := tx.takeExclusive(ctx, lockReports); err != nil {
-		return false, err
+// buildWait is how long the next batch of a build must wait for the last one's yield.
+func buildWait(ctx context.Context, q querier) (time.Duration, error) {
+	var ms int64
+	err := q.QueryRow(ctx, `SELECT coalesce((SELECT value::bigint FROM meta WHERE key = 'rpt_build_next'), 0)
+		- (extract(epoch FROM clock_timestamp()) * 1000)::bigint`).Scan(&ms)
+	return time.Duration(max(ms, 0)) * time.Millisecond, err
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
+}
+
+// step is what one transaction of a build did.
+type step struct {
+	ready bool // the aggregates are ready: the build is over
+	added int  // logs added
+}
+
+// buildStep is one transaction of a build: it starts the build if the aggregates are
+// stale, adds the next batch of logs if one is under way (unless the last batch's yield
+// has not passed), and reports whether the aggregates are ready.
+func buildStep(ctx context.Context, tx *Tx, batch int, yield bool) (step, error) {
+	if err := tx.takeExclusive(ctx, lockReports); err != nil {
+		return step{}, err
+	}
+	held := time.Now()
 	b := &pgx.Batch{}
 	st := queueReportState(b)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return false, err
+		return step{}, err
 	}
 	mode, err := st.mode(ctx, tx)
 	switch {
 	case err != nil:
-		return false, err
+		return step{}, err
 	case mode == aggReady:
-		return true, nil
+		return step{ready: true}, nil
 	case mode == aggStale:
-		return false, startBuild(ctx, tx)
+		return step{}, startBuild(ctx, tx)
+	}
+	// Another process's builder may have added a batch since this one looked.
+	if wait, err := buildWait(ctx, tx); err != nil || wait > 0 {
+		return step{}, err
 	}
 	logs := map[string]*merge.Log{}
 	st2 := &syncTx{Tx: tx}
 	if err := st2.queryLogs(ctx, logs, `SELECT `+logColumns+` FROM logs WHERE id > $1::uuid AND complete AND NOT deleted
 		AND status IN ('pending', 'approved') ORDER BY id LIMIT $2`, deref(st.after), batch); err != nil {
-		return false, err
+		return step{}, err
 	}
 	if len(logs) == 0 {
 		if err := compactAll(ctx, tx); err != nil {
-			return false, err
+			return step{}, err
 		}
 		_, err := tx.Exec(ctx, `DELETE FROM meta WHERE key IN ('rpt_state', `+buildKeys+`)`)
-		return err == nil, err
+		return step{ready: err == nil}, err
 	}
 	last := ""
 	for id := range logs {
@@ -167,16 +216,23 @@ func buildStep(ctx context.Context, tx *Tx, batch int) (ready bool, err error) {
 			last = id
 		}
 	}
-	step, err := applyContribs(ctx, tx, logs, nil)
+	days, err := applyContribs(ctx, tx, logs, nil)
 	if err != nil {
-		return false, err
+		return step{}, err
 	}
-	if err := step.apply(ctx); err != nil { // under the exclusive reports lock: no member locks
-		return false, err
+	if err := days.apply(ctx); err != nil { // under the exclusive reports lock: no member locks
+		return step{}, err
 	}
-	_, err = tx.Exec(ctx, `UPDATE meta SET value = CASE key WHEN 'rpt_build_after' THEN $1
-		ELSE (value::bigint + $2)::text END WHERE key IN ('rpt_build_after', 'rpt_build_done')`, last, len(logs))
-	return false, err
+	if _, err = tx.Exec(ctx, `UPDATE meta SET value = CASE key WHEN 'rpt_build_after' THEN $1
+		ELSE (value::bigint + $2)::text END WHERE key IN ('rpt_build_after', 'rpt_build_done')`, last, len(logs)); err != nil {
+		return step{}, err
+	}
+	if yield {
+		_, err = tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_build_next',
+			((extract(epoch FROM clock_timestamp()) * 1000)::bigint + $1)::text)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, time.Since(held).Milliseconds())
+	}
+	return step{added: len(logs)}, err
 }
 
 // startBuild empties the aggregates and starts a build from the first log.
@@ -229,7 +285,7 @@ func (db *DB) RebuildReports(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return storageError(db.build(ctx))
+	return storageError(db.build(ctx, false))
 }
 
 // EnsureReports returns nil once the report aggregates are ready. When they are not (a

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,6 +202,9 @@ func TestReportDuringRebuild(t *testing.T) {
 		once.Do(func() { close(reached) })
 		<-release // every builder of this process stops after its first batch
 	})
+	var released sync.Once
+	letGo := func() { released.Do(func() { close(release) }) }
+	t.Cleanup(letGo) // before the store closes, which waits for its builder
 	built := make(chan error, 1)
 	go func() { built <- db.RebuildReports(ctx) }()
 	<-reached
@@ -209,7 +214,8 @@ func TestReportDuringRebuild(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != schema.CodeUnavailable || se.RetryAfter <= 0 {
 		t.Fatalf("a report during the build: %v", err)
 	}
-	if !strings.Contains(se.Message, "đang được tính lại") || !strings.Contains(se.Message, "10 of 120 logs") {
+	// Each builder (RebuildReports here, the one the report started) added a batch.
+	if !strings.Contains(se.Message, "đang được tính lại") || !regexp.MustCompile(`\b[12]0 of 120 logs`).MatchString(se.Message) {
 		t.Fatalf("no progress in %q", se.Message)
 	}
 	for _, r := range push(t, e, f.HongA, create(f.SaDecHamlets[0], "vneid_level2", "citizen_ref", fmt.Sprintf("%064x", 999), "consent", true)) {
@@ -224,7 +230,7 @@ func TestReportDuringRebuild(t *testing.T) {
 		path = (SELECT path FROM units WHERE id = $1) || id::text || '/', seq = nextval('change_seq') WHERE id = $2`, f.TanDuong, moved); err != nil {
 		t.Fatal(err)
 	}
-	close(release)
+	letGo()
 	if err := <-built; err != nil {
 		t.Fatal(err)
 	}
@@ -289,4 +295,56 @@ func TestStaleAggregatesBuiltWithoutAReport(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	rebuiltEqualsKept(t, db, "built by the server by itself")
+}
+
+// TestBuildYields: a background build leaves pushes the reports lock between its batches
+// — no builder, of this process or another, starts a batch before the last one's yield
+// (meta rpt_build_next) has passed. Here the first batch's yield is stretched to 400 ms.
+func TestBuildYields(t *testing.T) {
+	ctx := context.Background()
+	dbs, f := open(t, 2, postgres.Options{CompactEvery: -1, ReportsWait: time.Millisecond})
+	seedLogs(t, engine.New(dbs[0], func() time.Time { return now }), f, 150)
+	var (
+		mu    sync.Mutex
+		calls []time.Time
+	)
+	for _, db := range dbs {
+		postgres.SetBuild(db, 30, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			calls = append(calls, time.Now())
+			if len(calls) == 1 {
+				if _, err := db.Pool().Exec(ctx, `UPDATE meta SET value = ((extract(epoch FROM clock_timestamp()) * 1000)::bigint + 400)::text
+					WHERE key = 'rpt_build_next'`); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	if _, err := dbs[0].Pool().Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_state', 'stale')
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`); err != nil {
+		t.Fatal(err)
+	}
+	for _, db := range dbs { // each starts its builder, and answers unavailable at once
+		if err := db.EnsureReports(ctx); err == nil {
+			t.Fatal("stale aggregates reported ready")
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for dbs[0].EnsureReports(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the build did not end within 30 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	batches := slices.Clone(calls)
+	mu.Unlock()
+	if len(batches) < 5 {
+		t.Fatalf("the build ran %d batches", len(batches))
+	}
+	if gap := batches[1].Sub(batches[0]); gap < 350*time.Millisecond {
+		t.Fatalf("the second batch came %v after the first, whose yield was 400 ms", gap)
+	}
+	rebuiltEqualsKept(t, dbs[1], "a yielding build by two processes")
 }
