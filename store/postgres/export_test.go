@@ -9,6 +9,9 @@ var PushRefQueries = map[string]string{
 	"household contribs": householdContribsQuery,
 }
 
+// BuildLogsQuery is a build's read of its next batch of logs.
+const BuildLogsQuery = buildLogsQuery
+
 // RebuildLocks rebuilds the report aggregates and returns the most advisory locks one of
 // the build's transactions held at its end (TestRebuildTakesNoMemberLocks).
 func RebuildLocks(ctx context.Context, db *DB) (int, error) {

@@ -165,6 +165,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// buildLogsQuery reads a build's next batch: the logs after the cursor ($1) in id order.
+// ORDER BY names the table's column: a bare "id" would be logColumns' id::text, sorted
+// after reading every log past the cursor (TestPushQueriesUseIndexes).
+const buildLogsQuery = `SELECT ` + logColumns + ` FROM logs WHERE logs.id > $1::uuid AND complete AND NOT deleted
+	AND status IN ('pending', 'approved') ORDER BY logs.id LIMIT $2`
+
 // step is what one transaction of a build did.
 type step struct {
 	ready bool // the aggregates are ready: the build is over
@@ -199,8 +205,7 @@ func buildStep(ctx context.Context, tx *Tx, batch int, yield bool) (step, error)
 	}
 	logs := map[string]*merge.Log{}
 	st2 := &syncTx{Tx: tx}
-	if err := st2.queryLogs(ctx, logs, `SELECT `+logColumns+` FROM logs WHERE id > $1::uuid AND complete AND NOT deleted
-		AND status IN ('pending', 'approved') ORDER BY id LIMIT $2`, deref(st.after), batch); err != nil {
+	if err := st2.queryLogs(ctx, logs, buildLogsQuery, deref(st.after), batch); err != nil {
 		return step{}, err
 	}
 	if len(logs) == 0 {
