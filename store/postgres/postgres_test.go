@@ -464,12 +464,12 @@ func TestPushQueriesUseIndexes(t *testing.T) {
 			}
 		}
 	}
-	if _, err := conn.Exec(ctx, `PREPARE generic_plan(uuid, int) AS `+postgres.BuildLogsQuery); err != nil {
+	if _, err := conn.Exec(ctx, `PREPARE generic_plan(uuid, int, uuid) AS `+postgres.BuildLogsQuery); err != nil {
 		t.Fatal(err)
 	}
 	for kind, plan := range map[string]string{
-		"custom":  explain(`EXPLAIN `+postgres.BuildLogsQuery, "00000000-0000-0000-0000-000000000000", 500),
-		"generic": explain(`EXPLAIN EXECUTE generic_plan(NULL, NULL)`),
+		"custom":  explain(`EXPLAIN `+postgres.BuildLogsQuery, "00000000-0000-0000-0000-000000000000", 500, "ffffffff-ffff-ffff-ffff-ffffffffffff"),
+		"generic": explain(`EXPLAIN EXECUTE generic_plan(NULL, NULL, NULL)`),
 	} {
 		if strings.Contains(plan, "Sort") || !strings.Contains(plan, "Index Scan using logs_pkey") {
 			t.Errorf("a build's next batch, %s plan, is not read in the primary key's order:\n%s", kind, plan)

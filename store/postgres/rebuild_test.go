@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/cdtsync/cdtsync/schema"
 	"github.com/cdtsync/cdtsync/store/postgres"
 	"github.com/cdtsync/cdtsync/store/sqlite/sqlitetest"
@@ -56,6 +58,16 @@ func seedLogs(t *testing.T, e *engine.Engine, f *sqlitetest.Fixture, n int) ([]s
 	return ids, owners
 }
 
+// idNear returns a new log id next to id in id order: its time and counter, other random
+// bits.
+func idNear(rnd *rand.Rand, id string) string {
+	u := uuid.MustParse(id)
+	for i := 10; i < 16; i++ {
+		u[i] = byte(rnd.IntN(256))
+	}
+	return u.String()
+}
+
 // rebuiltEqualsKept checks that the aggregates db keeps equal those rebuilt from its logs.
 func rebuiltEqualsKept(t *testing.T, db *postgres.DB, what string) {
 	t.Helper()
@@ -89,9 +101,18 @@ func TestRebuildWhilePushing(t *testing.T) {
 	e := engine.New(pushing, func() time.Time { return now })
 	ids, owners := seedLogs(t, e, f, 600)
 
+	// The build's work is the logs up to the greatest id there was when it began: it does
+	// not chase the logs recorded since, which their pushes count.
 	var batches atomic.Int64
 	postgres.SetBuild(building, 20, func() {
 		batches.Add(1)
+		var after, until string
+		if err := building.Pool().QueryRow(ctx, `SELECT (SELECT value FROM meta WHERE key = 'rpt_build_after'),
+			(SELECT value FROM meta WHERE key = 'rpt_build_until')`).Scan(&after, &until); err != nil {
+			t.Error(err)
+		} else if after > until {
+			t.Errorf("the build's cursor %s went past its bound %s", after, until)
+		}
 		time.Sleep(15 * time.Millisecond) // room for the pushes between batches
 	})
 	var (
@@ -119,12 +140,15 @@ func TestRebuildWhilePushing(t *testing.T) {
 		a := owners[i]
 		var ops []schema.Op
 		switch round % 5 {
-		case 0: // a new log of a person met before
+		case 0: // a new log of a person met before: recorded now, or days ago offline
 			hamlet := f.SaDecHamlets[round%3]
 			if a == f.Mai {
 				hamlet = f.TanDuongHamlets[0]
 			}
 			op := create(hamlet, "vneid_level2", "citizen_ref", fmt.Sprintf("%064x", rnd.IntN(90)), "consent", true)
+			if round%10 == 5 { // an id among the first logs': behind the build's cursor or ahead of it
+				op.ID = idNear(rnd, ids[rnd.IntN(600)])
+			}
 			ids, owners = append(ids, op.ID), append(owners, a)
 			ops = append(ops, op)
 		case 1: // another person, another household
