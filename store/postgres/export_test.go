@@ -44,6 +44,6 @@ func RebuildLocks(ctx context.Context, db *DB) (int, error) {
 
 // SetBuild sets how many logs each transaction of db's report builds adds, and a function
 // called after each of them committed.
-func SetBuild(db *DB, batch int, after func()) {
+func SetBuild(db *DB, batch int, after func(added []string)) {
 	db.builder.batch, db.builder.after = batch, after
 }

@@ -1,14 +1,12 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cdtsync/cdtsync/schema"
@@ -23,28 +21,30 @@ import (
 // about 50 minutes for a province of 10 million logs. So a build is a run of short
 // transactions instead, like an index built concurrently:
 //
-//   - The first empties the aggregates and sets meta rpt_state = 'building' with a
-//     cursor, rpt_build_after: the greatest log id added so far; and a bound,
-//     rpt_build_until: the greatest log id there is.
-//   - Each next one, under the reports lock held exclusively, adds the next buildBatch
-//     eligible logs by id up to the bound, as they are then, and moves the cursor past
-//     them. The last, finding none left, folds the cells' deltas and clears the state: the
-//     aggregates are ready.
-//   - Meanwhile a push holds the reports lock shared, so neither can move under it, and
-//     keeps the aggregates up to date for the logs at or before the cursor and past the
-//     bound; a log between them is added later by the build, in the state its last push
-//     left it.
+//   - The first, under the reports lock held exclusively, empties the aggregates and sets
+//     meta rpt_state = 'building', a cursor, rpt_build_after (the greatest log id added
+//     so far), and a mark, rpt_build_seq: a number taken from change_seq, which every
+//     write of a log row takes its position from.
+//   - From then on every push and review keeps the aggregates up to date for the logs it
+//     writes, as when they are ready: the upkeep diffs a log's contribution against the
+//     one stored (rpt_contrib), whatever other logs are counted yet.
+//   - Each next transaction of the build, under the reports lock held exclusively, adds
+//     the next buildBatch eligible logs by id that were last written before the mark, as
+//     they are then, and moves the cursor past them. The last, finding none left, folds
+//     the cells' deltas and clears the state: the aggregates are ready.
 //
-// So at every commit the aggregates are exactly those of the logs outside (cursor, bound],
-// as they stand; the build ends with all of them. Log ids are UUIDv7, in time order: the
-// logs phones record during a build fall past the bound and are counted by their pushes,
-// and the build's work is the logs there were when it began (without the bound it chased
-// them: at 929,000 logs with 8 phones pushing 3,000 logs a second it went on to 1.9 M
-// before it caught up). A log recorded long ago on a phone offline since may fall between
-// cursor and bound; the build adds it when it gets there. A push waits at most for one
-// batch. A unit moved during a build makes it start over (mode marks it stale). Reports
-// wait for a build up to Options.ReportsWait and then answer CodeUnavailable with its
-// progress; they never show a half-built count.
+// A log row written after the mark was written by a transaction that did its upkeep after
+// the build began (it takes the reports lock shared, which the first transaction held
+// exclusively when it took the mark), so the build leaves it out; a row last written before
+// the mark is added by the build, and adding one whose contribution is stored already
+// changes nothing. So the build's work is the logs there were when it began, whatever
+// phones push meanwhile, with ids of any time (phones record offline and their clocks may
+// be wrong): without the mark it chased them (measured at 929,000 logs with 8 phones
+// pushing about 3,000 logs a second: it took 161 s for the logs there were, then went
+// on to 2.0 M in another 235 s, taking what had just been pushed, docs/BENCHMARKS.md).
+// A push waits at most for one batch. A unit moved during a build makes it start over
+// (mode marks it stale). Reports wait for a build up to Options.ReportsWait and then
+// answer CodeUnavailable with its progress; they never show a half-built count.
 //
 // Batches back to back would leave pushes only the gaps between them: measured at 929,000
 // logs with 8 phones pushing, their rate fell from 4,200 to about 100 ops/s for the whole
@@ -61,7 +61,7 @@ const buildBatchDefault = 500
 const reportsWait = 5 * time.Second
 
 // buildKeys are the meta keys of a build in progress.
-const buildKeys = `'rpt_build_after', 'rpt_build_until', 'rpt_build_done', 'rpt_build_total', 'rpt_build_next'`
+const buildKeys = `'rpt_build_after', 'rpt_build_seq', 'rpt_build_done', 'rpt_build_total', 'rpt_build_next'`
 
 // builder is a process's part in building the aggregates: at most one goroutine of this
 // process drives the build (others, in other processes, may too: each batch is taken
@@ -74,7 +74,7 @@ type builder struct {
 	wg      sync.WaitGroup
 
 	batch int    // logs a transaction adds; 0 means buildBatchDefault (tests set it)
-	after func() // called after each batch committed (tests)
+	after func(added []string) // called after each batch committed, with its logs (tests)
 }
 
 // start runs db.build in the background unless this process already does.
@@ -145,9 +145,9 @@ func (db *DB) build(ctx context.Context, yield bool) error {
 		if err != nil || s.ready {
 			return err
 		}
-		if s.added > 0 {
+		if len(s.added) > 0 {
 			if f := db.builder.after; f != nil {
-				f()
+				f(s.added)
 			}
 		}
 	}
@@ -172,17 +172,17 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// buildLogsQuery reads a build's next batch: the logs after the cursor ($1) up to the
-// bound ($3) in id order. ORDER BY names the table's column: a bare "id" would be
-// logColumns' id::text, sorted after reading every log past the cursor
+// buildLogsQuery reads a build's next batch: the logs after the cursor ($1) last written
+// before the mark ($3), in id order. ORDER BY names the table's column: a bare "id" would
+// be logColumns' id::text, sorted after reading every log past the cursor
 // (TestPushQueriesUseIndexes).
-const buildLogsQuery = `SELECT ` + logColumns + ` FROM logs WHERE logs.id > $1::uuid AND logs.id <= $3::uuid
+const buildLogsQuery = `SELECT ` + logColumns + ` FROM logs WHERE logs.id > $1::uuid AND logs.seq < $3::bigint
 	AND complete AND NOT deleted AND status IN ('pending', 'approved') ORDER BY logs.id LIMIT $2`
 
 // step is what one transaction of a build did.
 type step struct {
-	ready bool // the aggregates are ready: the build is over
-	added int  // logs added
+	ready bool     // the aggregates are ready: the build is over
+	added []string // the ids of the logs added
 }
 
 // buildStep is one transaction of a build: it starts the build if the aggregates are
@@ -213,7 +213,7 @@ func buildStep(ctx context.Context, tx *Tx, batch int, yield bool) (step, error)
 	}
 	logs := map[string]*merge.Log{}
 	st2 := &syncTx{Tx: tx}
-	if err := st2.queryLogs(ctx, logs, buildLogsQuery, deref(st.after), batch, st.bound()); err != nil {
+	if err := st2.queryLogs(ctx, logs, buildLogsQuery, deref(st.after), batch, st.mark()); err != nil {
 		return step{}, err
 	}
 	if len(logs) == 0 {
@@ -224,10 +224,12 @@ func buildStep(ctx context.Context, tx *Tx, batch int, yield bool) (step, error)
 		return step{ready: err == nil}, err
 	}
 	last := ""
+	added := make([]string, 0, len(logs))
 	for id := range logs {
 		if id > last { // canonical text (id::text) sorts as the uuids do
 			last = id
 		}
+		added = append(added, id)
 	}
 	days, err := applyContribs(ctx, tx, logs, nil)
 	if err != nil {
@@ -245,7 +247,7 @@ func buildStep(ctx context.Context, tx *Tx, batch int, yield bool) (step, error)
 			((extract(epoch FROM clock_timestamp()) * 1000)::bigint + $1)::text)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, time.Since(held).Milliseconds())
 	}
-	return step{added: len(logs)}, err
+	return step{added: added}, err
 }
 
 // startBuild empties the aggregates and starts a build from the first log.
@@ -260,35 +262,10 @@ func startBuild(ctx context.Context, tx *Tx) error {
 		return err
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_state', 'building'),
-		('rpt_build_after', '00000000-0000-0000-0000-000000000000'),
-		('rpt_build_until', coalesce((SELECT logs.id::text FROM logs ORDER BY logs.id DESC LIMIT 1), '00000000-0000-0000-0000-000000000000')),
+		('rpt_build_after', '00000000-0000-0000-0000-000000000000'), ('rpt_build_seq', nextval('change_seq')::text),
 		('rpt_build_done', '0'),
 		('rpt_build_total', (SELECT count(*) FROM logs WHERE complete AND NOT deleted AND status IN ('pending', 'approved'))::text)`)
 	return err
-}
-
-// builtOnly returns the logs a build leaves to pushes: at or before its cursor, or past
-// its bound.
-func builtOnly(logs map[string]*merge.Log, after, until string) (map[string]*merge.Log, error) {
-	cur, err := uuid.Parse(after)
-	if err != nil {
-		return nil, fmt.Errorf("reports: build cursor %q: %w", after, err)
-	}
-	bound, err := uuid.Parse(until)
-	if err != nil {
-		return nil, fmt.Errorf("reports: build bound %q: %w", until, err)
-	}
-	out := make(map[string]*merge.Log, len(logs))
-	for id, l := range logs {
-		u, err := uuid.Parse(id)
-		if err != nil {
-			return nil, fmt.Errorf("reports: log id %q: %w", id, err)
-		}
-		if bytes.Compare(u[:], cur[:]) <= 0 || bytes.Compare(u[:], bound[:]) > 0 {
-			out[id] = l
-		}
-	}
-	return out, nil
 }
 
 // RebuildReports recomputes the report aggregates from the logs, and returns once they
@@ -366,11 +343,11 @@ type progress struct {
 // be but the units changed since, it says not ready, and EnsureReports decides.
 func (db *DB) buildProgress(ctx context.Context) (progress, error) {
 	var (
-		state, format, unitsSeq, after, until, done, total *string
-		maxSeq                                             *int64
+		state, format, unitsSeq, after, mark, done, total *string
+		maxSeq                                            *int64
 	)
 	err := db.pool.QueryRow(ctx, reportStateQuery+`, (SELECT value FROM meta WHERE key = 'rpt_build_done'),
-		(SELECT value FROM meta WHERE key = 'rpt_build_total')`).Scan(&state, &format, &unitsSeq, &maxSeq, &after, &until, &done, &total)
+		(SELECT value FROM meta WHERE key = 'rpt_build_total')`).Scan(&state, &format, &unitsSeq, &maxSeq, &after, &mark, &done, &total)
 	if err != nil {
 		return progress{}, storageError(err)
 	}
@@ -379,7 +356,6 @@ func (db *DB) buildProgress(ctx context.Context) (progress, error) {
 	if deref(state) == "building" {
 		p.done, _ = strconv.ParseInt(deref(done), 10, 64)
 		p.total, _ = strconv.ParseInt(deref(total), 10, 64)
-		p.done = min(p.done, p.total) // a log recorded offline long ago may be added uncounted
 	}
 	return p, nil
 }

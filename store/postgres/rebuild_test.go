@@ -101,18 +101,25 @@ func TestRebuildWhilePushing(t *testing.T) {
 	e := engine.New(pushing, func() time.Time { return now })
 	ids, owners := seedLogs(t, e, f, 600)
 
-	// The build's work is the logs up to the greatest id there was when it began: it does
-	// not chase the logs recorded since, which their pushes count.
-	var batches atomic.Int64
-	postgres.SetBuild(building, 20, func() {
+	// The build's work is the logs there were when it began: it leaves out the logs
+	// written since, which their pushes count, whatever their ids.
+	var (
+		batches   atomic.Int64
+		mu        sync.Mutex
+		started   bool                // the build's first batch committed: it began before
+		sinceThen = map[string]bool{} // logs created by pushes sent after that
+		readded   []string
+	)
+	postgres.SetBuild(building, 20, func(added []string) {
 		batches.Add(1)
-		var after, until string
-		if err := building.Pool().QueryRow(ctx, `SELECT (SELECT value FROM meta WHERE key = 'rpt_build_after'),
-			(SELECT value FROM meta WHERE key = 'rpt_build_until')`).Scan(&after, &until); err != nil {
-			t.Error(err)
-		} else if after > until {
-			t.Errorf("the build's cursor %s went past its bound %s", after, until)
+		mu.Lock()
+		started = true
+		for _, id := range added {
+			if sinceThen[id] {
+				readded = append(readded, id)
+			}
 		}
+		mu.Unlock()
 		time.Sleep(15 * time.Millisecond) // room for the pushes between batches
 	})
 	var (
@@ -149,6 +156,11 @@ func TestRebuildWhilePushing(t *testing.T) {
 			if round%10 == 5 { // an id among the first logs': behind the build's cursor or ahead of it
 				op.ID = idNear(rnd, ids[rnd.IntN(600)])
 			}
+			mu.Lock()
+			if started {
+				sinceThen[op.ID] = true
+			}
+			mu.Unlock()
 			ids, owners = append(ids, op.ID), append(owners, a)
 			ops = append(ops, op)
 		case 1: // another person, another household
@@ -191,7 +203,10 @@ func TestRebuildWhilePushing(t *testing.T) {
 	if n := during.Load(); n < 5 {
 		t.Fatalf("only %d pushes or reviews completed while the build ran", n)
 	}
-	t.Logf("%d pushes and reviews completed during a build of %d transactions", during.Load(), batches.Load())
+	t.Logf("%d pushes and reviews completed during a build of %d transactions; %d logs created after its first", during.Load(), batches.Load(), len(sinceThen))
+	if len(readded) > 0 {
+		t.Errorf("the build added %d logs created after it began (pushes count them): %v", len(readded), readded)
+	}
 	rebuiltEqualsKept(t, pushing, "after a build with pushes")
 }
 
@@ -222,7 +237,7 @@ func TestReportDuringRebuild(t *testing.T) {
 		release = make(chan struct{})
 		once    sync.Once
 	)
-	postgres.SetBuild(db, 10, func() {
+	postgres.SetBuild(db, 10, func([]string) {
 		once.Do(func() { close(reached) })
 		<-release // every builder of this process stops after its first batch
 	})
@@ -333,7 +348,7 @@ func TestBuildYields(t *testing.T) {
 		calls []time.Time
 	)
 	for _, db := range dbs {
-		postgres.SetBuild(db, 30, func() {
+		postgres.SetBuild(db, 30, func([]string) {
 			mu.Lock()
 			defer mu.Unlock()
 			calls = append(calls, time.Now())

@@ -207,22 +207,22 @@ const (
 
 // reportState is what a mode is decided from, read by queueReportState.
 type reportState struct {
-	state, format, unitsSeq, after, until *string
-	maxSeq                                *int64
+	state, format, unitsSeq, after, seq *string
+	maxSeq                              *int64
 }
 
-// bound is a build's bound: all logs for a build started before there was one.
-func (st *reportState) bound() string {
-	if st.until == nil {
-		return "ffffffff-ffff-ffff-ffff-ffffffffffff"
+// mark is a build's mark (rebuild.go): the greatest for a build begun before there was one.
+func (st *reportState) mark() string {
+	if st.seq == nil {
+		return "9223372036854775807"
 	}
-	return *st.until
+	return *st.seq
 }
 
 func queueReportState(b *pgx.Batch) *reportState {
 	st := &reportState{}
 	b.Queue(reportStateQuery).QueryRow(func(r pgx.Row) error {
-		return r.Scan(&st.state, &st.format, &st.unitsSeq, &st.maxSeq, &st.after, &st.until)
+		return r.Scan(&st.state, &st.format, &st.unitsSeq, &st.maxSeq, &st.after, &st.seq)
 	})
 	return st
 }
@@ -276,7 +276,7 @@ func (st *reportState) mode(ctx context.Context, tx *Tx) (aggMode, error) {
 
 const reportStateQuery = `SELECT (SELECT value FROM meta WHERE key = 'rpt_state'), (SELECT value FROM meta WHERE key = 'rpt_format'),
 	(SELECT value FROM meta WHERE key = 'rpt_units_seq'), (SELECT max(seq) FROM units),
-	(SELECT value FROM meta WHERE key = 'rpt_build_after'), (SELECT value FROM meta WHERE key = 'rpt_build_until')`
+	(SELECT value FROM meta WHERE key = 'rpt_build_after'), (SELECT value FROM meta WHERE key = 'rpt_build_seq')`
 
 // maintainReports updates the report aggregates for logs, the new states of the logs a
 // Save writes; isNew marks those never stored before. The team days it returns are to be
@@ -297,13 +297,9 @@ func maintainReports(ctx context.Context, tx *Tx, logs map[string]*merge.Log, is
 	if err != nil || mode == aggStale {
 		return nil, err
 	}
-	if mode == aggBuilding {
-		// The build adds the logs between its cursor and its bound later, as they then
-		// are; the others are kept up to date as always.
-		if logs, err = builtOnly(logs, deref(st.after), st.bound()); err != nil {
-			return nil, err
-		}
-	}
+	// While the aggregates are being built, a push keeps them up to date for its logs as
+	// when they are ready: the build leaves out the logs written after it began
+	// (rebuild.go).
 	return applyContribs(ctx, tx, logs, isNew)
 }
 
