@@ -265,17 +265,7 @@ func TestCompactionKeepsReports(t *testing.T) {
 	if after := report(); after != before {
 		t.Fatalf("compaction changed the report:\nbefore %s\nafter  %s", before, after)
 	}
-	kept, err := db.DumpReports(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.RebuildReports(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rebuilt, _ := db.DumpReports(ctx)
-	if kept != rebuilt {
-		t.Fatal("aggregates kept up to date differ from aggregates rebuilt from the logs")
-	}
+	rebuiltEqualsKept(t, db, "kept up to date")
 	if r := report(); r != before {
 		t.Fatalf("rebuilt report differs:\nbefore %s\nafter  %s", before, r)
 	}
@@ -331,7 +321,6 @@ func deref(p *string) string {
 // equal those rebuilt from the logs afterwards: counting a team's days last, under their
 // own locks, loses no update.
 func TestConcurrentTeamPushesKeepReportsExact(t *testing.T) {
-	ctx := context.Background()
 	dbs, f := open(t, 3, postgres.Options{CompactEvery: -1})
 	days := []string{"2026-11-20T09:00:00+07:00", "2026-11-21T23:50:00+07:00", "2026-11-22T00:10:00+07:00"}
 	var wg sync.WaitGroup
@@ -363,21 +352,7 @@ func TestConcurrentTeamPushesKeepReportsExact(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	db := dbs[0]
-	kept, err := db.DumpReports(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.RebuildReports(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rebuilt, err := db.DumpReports(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if kept != rebuilt {
-		t.Fatalf("aggregates kept by concurrent pushes differ from those rebuilt from the logs:\nkept    %.2000s\nrebuilt %.2000s", kept, rebuilt)
-	}
+	rebuiltEqualsKept(t, dbs[0], "kept by concurrent pushes")
 }
 
 // TestPushQueriesUseIndexes: the push path's reads by citizen or household ref, planned
