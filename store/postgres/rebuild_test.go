@@ -387,3 +387,67 @@ func TestBuildYields(t *testing.T) {
 	}
 	rebuiltEqualsKept(t, dbs[1], "a yielding build by two processes")
 }
+
+// TestBuildResumesAfterItsProcessStops: a build is carried by the database, not by the
+// process that began it. The process stops after a few batches (each batch is a
+// transaction: a crash loses at most the one running); another process goes on from the
+// cursor, not from the start, and the result equals a rebuild.
+func TestBuildResumesAfterItsProcessStops(t *testing.T) {
+	ctx := context.Background()
+	dbs, f := open(t, 2, postgres.Options{CompactEvery: -1, ReportsWait: time.Millisecond})
+	first, second := dbs[0], dbs[1]
+	seedLogs(t, engine.New(first, func() time.Time { return now }), f, 150)
+	progress := func() (done, total int64, state string) {
+		t.Helper()
+		var st *string
+		if err := second.Pool().QueryRow(ctx, `SELECT (SELECT value FROM meta WHERE key = 'rpt_state'),
+			coalesce((SELECT value::bigint FROM meta WHERE key = 'rpt_build_done'), 0),
+			coalesce((SELECT value::bigint FROM meta WHERE key = 'rpt_build_total'), 0)`).Scan(&st, &done, &total); err != nil {
+			t.Fatal(err)
+		}
+		return done, total, deref(st)
+	}
+	var batches atomic.Int64
+	three := make(chan struct{})
+	postgres.SetBuild(first, 10, func([]string) {
+		if batches.Add(1) == 3 {
+			close(three)
+		}
+	})
+	var resumedAt atomic.Int64 // rpt_build_done before the second process's first batch
+	resumedAt.Store(-1)
+	postgres.SetBuild(second, 10, func(added []string) {
+		if resumedAt.Load() == -1 {
+			done, _, _ := progress()
+			resumedAt.Store(done - int64(len(added)))
+		}
+	})
+	if _, err := first.Pool().Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_state', 'stale')
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.EnsureReports(ctx); err == nil {
+		t.Fatal("stale aggregates reported ready")
+	}
+	select {
+	case <-three:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first process's build did not run three batches in 30 s")
+	}
+	first.Close()
+	stoppedAt, total, state := progress()
+	if state != "building" || stoppedAt < 30 || stoppedAt >= total {
+		t.Fatalf("after the first process stopped: state %q, %d of %d logs added", state, stoppedAt, total)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for second.EnsureReports(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the second process did not finish the build within 30 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := resumedAt.Load(); got != stoppedAt {
+		t.Fatalf("the second process began at %d logs added; the first had stopped at %d", got, stoppedAt)
+	}
+	rebuiltEqualsKept(t, second, "a build finished by another process")
+}
