@@ -172,7 +172,10 @@ func stateDump(t testing.TB, db *postgres.DB) string {
 // SIGKILL. At the end the database equals the state one process makes of the same batches
 // sent once each, in order: every op applied exactly once, nothing lost or doubled, the
 // same conflicts, duplicates and tombstones; and each phone, pulling through any server,
-// gets every log of its volunteer.
+// gets every log of its volunteer. A tenth of the way in the report aggregates are marked
+// stale, as when a unit moves: the servers notice within 2 s and build them while pushes
+// go on (what is left of the build when the servers stop, this process finishes), and
+// the reports at the end equal the one process's.
 func TestPostgresMultiProcess(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
@@ -202,7 +205,8 @@ func TestPostgresMultiProcess(t *testing.T) {
 
 	servers := make([]*child, 3)
 	for i := range servers {
-		servers[i] = startChild(t, "serve", "--addr", "127.0.0.1:0", "--data", data, "--database", url)
+		// Small batches: the build of the aggregates marked stale runs while pushes go on.
+		servers[i] = startChild(t, "serve", "--addr", "127.0.0.1:0", "--data", data, "--database", url, "--reports-build-batch", "5")
 	}
 	var dead atomic.Int32
 	dead.Store(-1)
@@ -214,8 +218,16 @@ func TestPostgresMultiProcess(t *testing.T) {
 			}
 		}
 	}
+	officer, _, err := tokens.Issue(auth.Principal{UserID: f.Officer.UserID, Role: f.Officer.Role})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reports sync.WaitGroup // reports asked of two servers when the aggregates go stale
+	defer reports.Wait()
 	var sent atomic.Int64
-	killAt := int64(ops) * 2 / 5
+	staleAt, killAt := int64(ops)/10, int64(ops)*3/20
+	var marked atomic.Bool
+	var stateAtKill atomic.Value
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	var retries, doubles atomic.Int64
@@ -225,7 +237,30 @@ func TestPostgresMultiProcess(t *testing.T) {
 			defer wg.Done()
 			rnd := rand.New(rand.NewPCG(uint64(pi), 77))
 			for _, b := range p.batches {
-				if sent.Add(int64(len(b))) >= killAt && dead.CompareAndSwap(-1, 1) {
+				n := sent.Add(int64(len(b)))
+				if n >= staleAt && marked.CompareAndSwap(false, true) {
+					if _, err := db.Pool().Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_state', 'stale')
+						ON CONFLICT (key) DO UPDATE SET value = excluded.value`); err != nil {
+						failed.Store(err.Error())
+					}
+					// A report starts the build in the server asked, one of them the one
+					// about to be killed; the others notice within 2 s.
+					for _, srv := range []*child{servers[0], servers[1]} {
+						reports.Add(1)
+						go func(url string) {
+							defer reports.Done()
+							req, _ := http.NewRequest("GET", url+"/v1/reports/coverage?from=2026-01-01&to=2026-12-31", nil)
+							req.Header.Set("Authorization", "Bearer "+officer)
+							if res, err := http.DefaultClient.Do(req); err == nil {
+								res.Body.Close()
+							}
+						}(srv.URL)
+					}
+				}
+				if n >= killAt && dead.CompareAndSwap(-1, 1) {
+					var state string
+					db.Pool().QueryRow(ctx, `SELECT coalesce((SELECT value FROM meta WHERE key = 'rpt_state'), 'ready')`).Scan(&state)
+					stateAtKill.Store(state)
 					servers[1].kill() // midway, whatever it is doing
 				}
 				// The phones (a load balancer that has not noticed yet) still pick the dead
@@ -256,6 +291,8 @@ func TestPostgresMultiProcess(t *testing.T) {
 	if msg := failed.Load(); msg != nil {
 		t.Fatal(msg)
 	}
+	var stateAtEnd string
+	db.Pool().QueryRow(ctx, `SELECT coalesce((SELECT value FROM meta WHERE key = 'rpt_state'), 'ready')`).Scan(&stateAtEnd)
 	if dead.Load() < 0 {
 		t.Fatal("no server was killed")
 	}
@@ -271,9 +308,19 @@ func TestPostgresMultiProcess(t *testing.T) {
 			t.Errorf("%s pulled %d logs through one server; its volunteer has %d", p.actor.DeviceID, len(pulled), want)
 		}
 	}
+	// The aggregates get built, by the servers or, once they stop, by this process.
+	for deadline := time.Now().Add(2 * time.Minute); db.EnsureReports(ctx) != nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the report aggregates were not built within 2 minutes")
+		}
+	}
 	servers[0].stop(t)
 	servers[2].stop(t)
 	got := stateDump(t, db)
+	gotReports, err := db.DumpReports(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// The same batches, each once, through one process.
 	ref, err := postgres.Open(ctx, pgtest.NewDatabase(t), postgres.Options{})
@@ -303,14 +350,21 @@ func TestPostgresMultiProcess(t *testing.T) {
 		}
 		t.Fatalf("three servers and one disagree: %d vs %d lines", len(gl), len(wl))
 	}
+	wantReports, err := ref.DumpReports(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotReports != wantReports {
+		t.Fatalf("the report aggregates built during the pushes differ from one process's:\nthree %.2000s\none   %.2000s", gotReports, wantReports)
+	}
 	var nOps, nLogs, dups int
 	db.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM ops), (SELECT count(*) FROM logs), (SELECT count(*) FROM logs WHERE status = 'duplicate')`).
 		Scan(&nOps, &nLogs, &dups)
 	if nOps != ops {
 		t.Fatalf("%d ops sent, %d stored", ops, nOps)
 	}
-	t.Logf("%d ops in %d logs (%d duplicates) through 3 servers, one killed; %d batches sent twice at once, %d retries; same state as one process",
-		ops, nLogs, dups, doubles.Load(), retries.Load())
+	t.Logf("%d ops in %d logs (%d duplicates) through 3 servers, one killed; aggregates %q at the kill, %q after the pushes; %d batches sent twice at once, %d retries; same state and reports as one process",
+		ops, nLogs, dups, stateAtKill.Load(), stateAtEnd, doubles.Load(), retries.Load())
 }
 
 // TestPostgresMigrateStore moves a province deployment (the demo: real units, 46 teams,

@@ -23,6 +23,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	database := m.databaseFlag(fs)
 	reportDB := fs.String("report-database", m.Getenv("CDTSYNC_REPORT_DATABASE_URL"),
 		"với --database: bản sao chỉ đọc (hot standby) để đọc báo cáo, vd. postgres://cdtsync@replica:5432/cdtsync / with --database: a read replica (hot standby) that reports read (env CDTSYNC_REPORT_DATABASE_URL)")
+	buildBatch := fs.Int("reports-build-batch", 0,
+		"với --database: số nhật ký mỗi giao dịch thêm vào khi dựng lại số liệu báo cáo (0: 500) / with --database: logs each transaction of a build of the report aggregates adds (0: 500)")
 	demoFlag := fs.Bool("demo", false, "nạp dữ liệu minh hoạ nếu cơ sở dữ liệu còn trống / load demo data into an empty database")
 	metricsToken := fs.String("metrics-token", m.Getenv("CDTSYNC_METRICS_TOKEN"), "nếu đặt, /metrics cần mã này / if set, /metrics needs this bearer token")
 	publicURL := fs.String("public-url", m.Getenv("CDTSYNC_PUBLIC_URL"), "địa chỉ điện thoại dùng để kết nối, in vào mã QR đăng ký / base URL phones use, put in enrolment QR codes (env CDTSYNC_PUBLIC_URL)")
@@ -39,6 +41,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		}
 		defer stop()
 	}
+	if *buildBatch < 0 {
+		return errors.New("--reports-build-batch phải ≥ 0 / --reports-build-batch must be ≥ 0")
+	}
 	if *reportDB != "" && (*database == "" || !isPostgresURL(*reportDB)) {
 		return errors.New("--report-database cần --database và là postgres://… / --report-database needs --database and must be a postgres://… URL")
 	}
@@ -49,7 +54,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		}
 		defer unlock()
 	} // else several servers share the database; the data directory holds only keys/
-	db, err := m.openStoreWith(ctx, *data, *database, postgres.Options{ReportURL: *reportDB})
+	db, err := m.openStoreWith(ctx, *data, *database, postgres.Options{ReportURL: *reportDB, BuildBatch: *buildBatch})
 	if err != nil {
 		return err
 	}

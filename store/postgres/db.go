@@ -91,6 +91,9 @@ type Options struct {
 	// under way (rebuild.go) before it answers CodeUnavailable with the build's progress;
 	// 0 means 5 s.
 	ReportsWait time.Duration
+	// BuildBatch is how many logs each transaction of a build of the aggregates adds
+	// (rebuild.go), the longest a push waits for one; 0 means 500.
+	BuildBatch int
 	// Logger receives warnings (a server with fsync off, a failed compaction); nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -145,6 +148,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		return nil, storageError(err)
 	}
 	db := &DB{Now: time.Now, pool: pool, opts: opts, log: opts.Logger}
+	db.builder.batch = opts.BuildBatch
 	if err := migrate(ctx, pool, db.Now); err != nil {
 		pool.Close()
 		return nil, err
