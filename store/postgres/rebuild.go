@@ -73,7 +73,7 @@ type builder struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
-	batch int    // logs a transaction adds; 0 means buildBatchDefault (tests set it)
+	batch int                  // logs a transaction adds (Options.BuildBatch); 0 means buildBatchDefault
 	after func(added []string) // called after each batch committed, with its logs (tests)
 }
 
