@@ -69,6 +69,8 @@ type DB struct {
 	compactDone chan struct{}
 
 	builder builder // this process's part in building the report aggregates
+	// beforeReportRead, if set, runs between a report's EnsureReports and its read (tests).
+	beforeReportRead func()
 }
 
 // Options tune Open. The zero value is the production setting.

@@ -47,3 +47,7 @@ func RebuildLocks(ctx context.Context, db *DB) (int, error) {
 func SetBuild(db *DB, batch int, after func(added []string)) {
 	db.builder.batch, db.builder.after = batch, after
 }
+
+// SetBeforeReportRead sets a function run between a report's check that the aggregates
+// are ready and its read.
+func SetBeforeReportRead(db *DB, f func()) { db.beforeReportRead = f }

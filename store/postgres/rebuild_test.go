@@ -451,3 +451,44 @@ func TestBuildResumesAfterItsProcessStops(t *testing.T) {
 	}
 	rebuiltEqualsKept(t, second, "a build finished by another process")
 }
+
+// TestReportSnapshotSeesABuild: a report whose check found the aggregates ready, read
+// after another process began a build (it emptied them), answers unavailable with the
+// build's progress instead of counting nothing.
+func TestReportSnapshotSeesABuild(t *testing.T) {
+	ctx := context.Background()
+	dbs, f := open(t, 1, postgres.Options{CompactEvery: -1})
+	db := dbs[0]
+	seedLogs(t, engine.New(db, func() time.Time { return now }), f, 60)
+	filter := schema.ReportFilter{From: "2026-11-01", To: "2026-11-30"}
+	before, err := db.Coverage(ctx, f.Officer, filter)
+	if err != nil || len(before.Levels) == 0 || before.Levels[0].Rows[0].People == 0 {
+		t.Fatalf("coverage before: %+v %v", before, err)
+	}
+	postgres.SetBeforeReportRead(db, func() { // as another process's first transaction of a build
+		if _, err := db.Pool().Exec(ctx, `TRUNCATE rpt_contrib, rpt_vdays, rpt_tdays, rpt_cells, rpt_cell_deltas;
+			INSERT INTO meta (key, value) VALUES ('rpt_state', 'building'), ('rpt_build_done', '0'), ('rpt_build_total', '60')
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`); err != nil {
+			t.Error(err)
+		}
+	})
+	r, err := db.Coverage(ctx, f.Officer, filter)
+	var se *schema.Error
+	if !errors.As(err, &se) || se.Code != schema.CodeUnavailable || !strings.Contains(se.Message, "0 of 60 logs") {
+		t.Fatalf("a report read after a build began: %v, %+v", err, r.Levels)
+	}
+	postgres.SetBeforeReportRead(db, nil)
+	if err := db.RebuildReports(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, err := db.Coverage(ctx, f.Officer, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before.GeneratedAt, after.GeneratedAt = "", ""
+	b, _ := json.Marshal(before)
+	a, _ := json.Marshal(after)
+	if string(a) != string(b) {
+		t.Fatalf("coverage after the build differs:\nbefore %s\nafter  %s", b, a)
+	}
+}

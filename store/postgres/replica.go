@@ -67,7 +67,15 @@ func (db *DB) openReplica(ctx context.Context, url string) error {
 // reportRead runs fn in a read-only snapshot, on the report database if there is one and
 // it answers, and otherwise on the primary. fn only reads, so running it again elsewhere
 // is safe.
+//
+// The snapshot must hold built aggregates: EnsureReports found them ready, but another
+// process may have begun a build since (a unit moved), and a replica may not yet have
+// replayed a build's end. A replica's snapshot without them is read on the primary; a
+// primary's answers CodeUnavailable with the build's progress, never half-built counts.
 func (db *DB) reportRead(ctx context.Context, fn func(pgx.Tx) error) error {
+	if f := db.beforeReportRead; f != nil {
+		f()
+	}
 	if r := db.replica; r != nil {
 		err := readSnapshot(ctx, r.pool, fn)
 		if err == nil {
@@ -77,23 +85,43 @@ func (db *DB) reportRead(ctx context.Context, fn func(pgx.Tx) error) error {
 		if ctx.Err() != nil {
 			return storageError(err)
 		}
-		r.fell.Add(1)
-		db.log.Warn("a report could not be read on the report database; reading it on the primary", "err", err)
+		if !errors.Is(err, errNotBuilt) {
+			r.fell.Add(1)
+			db.log.Warn("a report could not be read on the report database; reading it on the primary", "err", err)
+		}
 	}
 	err := readSnapshot(ctx, db.pool, fn)
+	if errors.Is(err, errNotBuilt) {
+		p, err := db.buildProgress(ctx)
+		if err != nil {
+			return err
+		}
+		return p.unavailable()
+	}
 	if err == nil && db.replica != nil {
 		db.replica.onPrimary.Add(1)
 	}
 	return storageError(err)
 }
 
-// readSnapshot runs fn in a REPEATABLE READ, READ ONLY transaction of pool.
+// errNotBuilt is a report snapshot whose aggregates are stale or being built.
+var errNotBuilt = errors.New("reports: the snapshot's aggregates are not built")
+
+// readSnapshot runs fn in a REPEATABLE READ, READ ONLY transaction of pool whose
+// aggregates are built (errNotBuilt otherwise).
 func readSnapshot(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
 	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	var state *string
+	if err := tx.QueryRow(ctx, `SELECT (SELECT value FROM meta WHERE key = 'rpt_state')`).Scan(&state); err != nil {
+		return err
+	}
+	if state != nil {
+		return errNotBuilt
+	}
 	return fn(tx)
 }
 
