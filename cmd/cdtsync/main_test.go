@@ -121,3 +121,22 @@ func getJSON(t testing.TB, url string, out any) int {
 	}
 	return resp.StatusCode
 }
+
+// TestServeRefusesBadBuildBatch: a negative --reports-build-batch, or one in the
+// environment that is not a number, stops serve with an error naming it, before it
+// opens anything.
+func TestServeRefusesBadBuildBatch(t *testing.T) {
+	data := t.TempDir()
+	_, stderr, err := runCmd(t, "serve", "--addr", "127.0.0.1:0", "--data", data, "--reports-build-batch", "-1")
+	if err == nil || !strings.Contains(stderr, "--reports-build-batch") {
+		t.Fatalf("serve --reports-build-batch -1: %v\n%s", err, stderr)
+	}
+	t.Setenv("CDTSYNC_REPORTS_BUILD_BATCH", "năm trăm")
+	_, stderr, err = runCmd(t, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	if err == nil || !strings.Contains(stderr, "CDTSYNC_REPORTS_BUILD_BATCH") {
+		t.Fatalf("serve with CDTSYNC_REPORTS_BUILD_BATCH=\"năm trăm\": %v\n%s", err, stderr)
+	}
+	if entries, _ := os.ReadDir(data); len(entries) != 0 {
+		t.Fatalf("serve refused but wrote %d entries into its data directory", len(entries))
+	}
+}

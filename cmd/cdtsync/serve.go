@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,8 +24,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	database := m.databaseFlag(fs)
 	reportDB := fs.String("report-database", m.Getenv("CDTSYNC_REPORT_DATABASE_URL"),
 		"với --database: bản sao chỉ đọc (hot standby) để đọc báo cáo, vd. postgres://cdtsync@replica:5432/cdtsync / with --database: a read replica (hot standby) that reports read (env CDTSYNC_REPORT_DATABASE_URL)")
-	buildBatch := fs.Int("reports-build-batch", 0,
-		"với --database: số nhật ký mỗi giao dịch thêm vào khi dựng lại số liệu báo cáo (0: 500) / with --database: logs each transaction of a build of the report aggregates adds (0: 500)")
+	batchDefault := 0
+	if v := m.Getenv("CDTSYNC_REPORTS_BUILD_BATCH"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("CDTSYNC_REPORTS_BUILD_BATCH phải là một số / must be a number: %q", v)
+		}
+		batchDefault = n
+	}
+	buildBatch := fs.Int("reports-build-batch", batchDefault,
+		"với --database: số nhật ký mỗi giao dịch thêm vào khi dựng lại số liệu báo cáo (0: 500) / with --database: logs each transaction of a build of the report aggregates adds (0: 500; env CDTSYNC_REPORTS_BUILD_BATCH)")
 	demoFlag := fs.Bool("demo", false, "nạp dữ liệu minh hoạ nếu cơ sở dữ liệu còn trống / load demo data into an empty database")
 	metricsToken := fs.String("metrics-token", m.Getenv("CDTSYNC_METRICS_TOKEN"), "nếu đặt, /metrics cần mã này / if set, /metrics needs this bearer token")
 	publicURL := fs.String("public-url", m.Getenv("CDTSYNC_PUBLIC_URL"), "địa chỉ điện thoại dùng để kết nối, in vào mã QR đăng ký / base URL phones use, put in enrolment QR codes (env CDTSYNC_PUBLIC_URL)")
