@@ -47,10 +47,12 @@ var (
 	descPGConnWaits  = prometheus.NewDesc("cdtsync_pg_pool_waits_total", "Times a query waited for a free connection.", nil, nil)
 	descPGReports    = prometheus.NewDesc("cdtsync_pg_report_reads_total", "Reports read, by database: replica (--report-database) or primary; none counted without a report database.", []string{"on"}, nil)
 	descPGReportsOff = prometheus.NewDesc("cdtsync_pg_report_replica_failures_total", "Reports the report database failed to read (then read on the primary).", nil, nil)
+	descPGAggReady   = prometheus.NewDesc("cdtsync_pg_reports_ready", "1 when the report aggregates are built; 0 while they are stale or being built (reports answer 503).", nil, nil)
+	descPGAggBuild   = prometheus.NewDesc("cdtsync_pg_reports_build_logs", "A build of the report aggregates under way: the logs it has added (done) of those it began with (total).", []string{"of"}, nil)
 )
 
 func (c *pgCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPGWrites, descPGFailed, descPGRetries, descPGConns, descPGConnsUsed, descPGConnWaits, descPGReports, descPGReportsOff,
+	for _, d := range []*prometheus.Desc{descPGWrites, descPGFailed, descPGRetries, descPGConns, descPGConnsUsed, descPGConnWaits, descPGReports, descPGReportsOff, descPGAggReady, descPGAggBuild,
 		descQueueOps, descRejected, descDBBytes, descPending, descPendOps, descOldest, descOlderThan} {
 		ch <- d
 	}
@@ -72,6 +74,15 @@ func (c *pgCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(st.Rejected))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	if p, err := c.db.ReportsProgress(ctx); err == nil {
+		ready := 0.0
+		if p.Ready {
+			ready = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descPGAggReady, prometheus.GaugeValue, ready)
+		ch <- prometheus.MustNewConstMetric(descPGAggBuild, prometheus.GaugeValue, float64(p.Done), "done")
+		ch <- prometheus.MustNewConstMetric(descPGAggBuild, prometheus.GaugeValue, float64(p.Total), "total")
+	}
 	if r, err := c.db.Room(ctx); err == nil {
 		ch <- prometheus.MustNewConstMetric(descDBBytes, prometheus.GaugeValue, float64(r.DBBytes))
 	}

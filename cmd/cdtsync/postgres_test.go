@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cdtsync/cdtsync/auth"
 	"github.com/cdtsync/cdtsync/schema"
@@ -712,6 +715,44 @@ func TestPostgresServeReportsOnReplica(t *testing.T) {
 	if !strings.Contains(string(b), `cdtsync_pg_report_reads_total{on="replica"} 1`) ||
 		!strings.Contains(string(b), `cdtsync_pg_report_reads_total{on="primary"} 0`) {
 		t.Fatalf("metrics do not count the report on the replica:\n%s", grepLines(string(b), "cdtsync_pg_report"))
+	}
+	if !strings.Contains(string(b), "cdtsync_pg_reports_ready 1\n") {
+		t.Fatalf("metrics do not say the aggregates are ready:\n%s", grepLines(string(b), "cdtsync_pg_reports"))
+	}
+}
+
+// TestPostgresMetricsShowABuild: /metrics says whether the report aggregates are built,
+// and how far a build under way has got (reports answer 503 meanwhile).
+func TestPostgresMetricsShowABuild(t *testing.T) {
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, pgtest.NewDatabase(t), postgres.Options{CompactEvery: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	pgtest.MustFixture(t, db)
+	if err := db.EnsureReports(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	registerPostgresMetrics(reg, db, time.Now)
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return grepLines(rec.Body.String(), "cdtsync_pg_reports")
+	}
+	if got := scrape(); !strings.Contains(got, "cdtsync_pg_reports_ready 1") {
+		t.Fatalf("built aggregates:\n%s", got)
+	}
+	if _, err := db.Pool().Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_state', 'building'), ('rpt_build_done', '1500'),
+		('rpt_build_total', '4000') ON CONFLICT (key) DO UPDATE SET value = excluded.value`); err != nil {
+		t.Fatal(err)
+	}
+	got := scrape()
+	for _, want := range []string{"cdtsync_pg_reports_ready 0", `cdtsync_pg_reports_build_logs{of="done"} 1500`, `cdtsync_pg_reports_build_logs{of="total"} 4000`} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("a build under way: no %q in\n%s", want, got)
+		}
 	}
 }
 

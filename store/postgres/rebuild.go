@@ -339,6 +339,20 @@ type progress struct {
 	done, total int64
 }
 
+// BuildProgress is the state of the report aggregates, for monitoring: ready, or the logs
+// a build has added of those it began with (both 0 when the aggregates are stale and no
+// build has begun).
+type BuildProgress struct {
+	Ready       bool
+	Done, Total int64
+}
+
+// ReportsProgress reads the state of the report aggregates without writing.
+func (db *DB) ReportsProgress(ctx context.Context) (BuildProgress, error) {
+	p, err := db.buildProgress(ctx)
+	return BuildProgress{Ready: p.ready, Done: p.done, Total: p.total}, err
+}
+
 // buildProgress reads whether the aggregates are ready, without writing: when they may
 // be but the units changed since, it says not ready, and EnsureReports decides.
 func (db *DB) buildProgress(ctx context.Context) (progress, error) {
