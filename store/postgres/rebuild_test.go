@@ -287,7 +287,15 @@ func TestReportDuringRebuild(t *testing.T) {
 		path = (SELECT path FROM units WHERE id = $1) || id::text || '/', seq = nextval('change_seq') WHERE id = $2`, f.SaDec, moved); err != nil {
 		t.Fatal(err)
 	}
-	after, err := coverage()
+	// That is a move too: the aggregates are built again, and reports wait for it.
+	var after string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		after, err = coverage()
+		var se *schema.Error
+		if !errors.As(err, &se) || se.Code != schema.CodeUnavailable || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
