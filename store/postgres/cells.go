@@ -290,7 +290,7 @@ func (db *DB) startCompactor() {
 			}
 			// Aggregates made stale meanwhile (an import moved a unit) are built now, not
 			// at the first report after it.
-			if p, err := db.buildProgress(ctx); err == nil && !p.ready {
+			if p, err := db.buildProgress(ctx); err == nil && !p.Ready {
 				db.builder.start(db)
 			}
 			cancel()

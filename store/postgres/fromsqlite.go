@@ -214,9 +214,9 @@ func (db *DB) CopyFromSQLite(ctx context.Context, src *sql.DB, progress func(Tab
 		if _, err := tx.Exec(ctx, `DELETE FROM meta WHERE key IN ('epoch', 'citizen_key')`); err != nil {
 			return err
 		}
-		var state, format, unitsSeq, buildAfter, buildSeq sql.NullString // SQLite builds in one transaction: no cursor
+		var state, format, unitsSeq sql.NullString
 		var maxSeq sql.NullInt64
-		if err := src.QueryRowContext(ctx, reportStateQuery).Scan(&state, &format, &unitsSeq, &maxSeq, &buildAfter, &buildSeq); err != nil {
+		if err := src.QueryRowContext(ctx, reportStateQuery).Scan(&state, &format, &unitsSeq, &maxSeq); err != nil {
 			return fmt.Errorf("the source's report state: %w", err)
 		}
 		rep.ReportsCopied = !state.Valid && format.String == reportsFormat &&

@@ -153,11 +153,15 @@ func (db *DB) build(ctx context.Context, yield bool) error {
 	}
 }
 
+// buildWaitMS is how many milliseconds the next batch of a build must wait for the last
+// one's yield (≤ 0: none).
+const buildWaitMS = `coalesce((SELECT value::bigint FROM meta WHERE key = 'rpt_build_next'), 0)
+	- (extract(epoch FROM clock_timestamp()) * 1000)::bigint`
+
 // buildWait is how long the next batch of a build must wait for the last one's yield.
 func buildWait(ctx context.Context, q querier) (time.Duration, error) {
 	var ms int64
-	err := q.QueryRow(ctx, `SELECT coalesce((SELECT value::bigint FROM meta WHERE key = 'rpt_build_next'), 0)
-		- (extract(epoch FROM clock_timestamp()) * 1000)::bigint`).Scan(&ms)
+	err := q.QueryRow(ctx, `SELECT `+buildWaitMS).Scan(&ms)
 	return time.Duration(max(ms, 0)) * time.Millisecond, err
 }
 
@@ -207,13 +211,20 @@ func buildStep(ctx context.Context, tx *Tx, batch int, yield bool) (step, error)
 	case mode == aggStale:
 		return step{}, startBuild(ctx, tx)
 	}
-	// Another process's builder may have added a batch since this one looked.
-	if wait, err := buildWait(ctx, tx); err != nil || wait > 0 {
+	// The cursor and the mark; and another process's builder may have added a batch since
+	// this one looked. (A build begun without a mark takes every log.)
+	var (
+		waitMS, mark int64
+		after        string
+	)
+	if err := tx.QueryRow(ctx, `SELECT `+buildWaitMS+`,
+		coalesce((SELECT value FROM meta WHERE key = 'rpt_build_after'), '00000000-0000-0000-0000-000000000000'),
+		coalesce((SELECT value::bigint FROM meta WHERE key = 'rpt_build_seq'), 9223372036854775807)`).Scan(&waitMS, &after, &mark); err != nil || waitMS > 0 {
 		return step{}, err
 	}
 	logs := map[string]*merge.Log{}
 	st2 := &syncTx{Tx: tx}
-	if err := st2.queryLogs(ctx, logs, buildLogsQuery, deref(st.after), batch, st.mark()); err != nil {
+	if err := st2.queryLogs(ctx, logs, buildLogsQuery, after, batch, mark); err != nil {
 		return step{}, err
 	}
 	if len(logs) == 0 {
@@ -293,7 +304,7 @@ func (db *DB) RebuildReports(ctx context.Context) error {
 // every report.
 func (db *DB) EnsureReports(ctx context.Context) error {
 	p, err := db.buildProgress(ctx)
-	if err != nil || p.ready {
+	if err != nil || p.Ready {
 		return err
 	}
 	// Not plainly ready: units may have changed without moving (mode records that).
@@ -326,17 +337,11 @@ func (db *DB) EnsureReports(ctx context.Context) error {
 			return p.unavailable()
 		case <-tick.C:
 		}
-		if p, err = db.buildProgress(ctx); err != nil || p.ready {
+		if p, err = db.buildProgress(ctx); err != nil || p.Ready {
 			return err
 		}
 		db.builder.start(db) // a build that failed, or ended with units moved, again
 	}
-}
-
-// progress is how far a build of the aggregates is.
-type progress struct {
-	ready       bool
-	done, total int64
 }
 
 // BuildProgress is the state of the report aggregates, for monitoring: ready, or the logs
@@ -349,39 +354,38 @@ type BuildProgress struct {
 
 // ReportsProgress reads the state of the report aggregates without writing.
 func (db *DB) ReportsProgress(ctx context.Context) (BuildProgress, error) {
-	p, err := db.buildProgress(ctx)
-	return BuildProgress{Ready: p.ready, Done: p.done, Total: p.total}, err
+	return db.buildProgress(ctx)
 }
 
 // buildProgress reads whether the aggregates are ready, without writing: when they may
 // be but the units changed since, it says not ready, and EnsureReports decides.
-func (db *DB) buildProgress(ctx context.Context) (progress, error) {
+func (db *DB) buildProgress(ctx context.Context) (BuildProgress, error) {
 	var (
-		state, format, unitsSeq, after, mark, done, total *string
-		maxSeq                                            *int64
+		state, format, unitsSeq, done, total *string
+		maxSeq                               *int64
 	)
 	err := db.pool.QueryRow(ctx, reportStateQuery+`, (SELECT value FROM meta WHERE key = 'rpt_build_done'),
-		(SELECT value FROM meta WHERE key = 'rpt_build_total')`).Scan(&state, &format, &unitsSeq, &maxSeq, &after, &mark, &done, &total)
+		(SELECT value FROM meta WHERE key = 'rpt_build_total')`).Scan(&state, &format, &unitsSeq, &maxSeq, &done, &total)
 	if err != nil {
-		return progress{}, storageError(err)
+		return BuildProgress{}, storageError(err)
 	}
-	var p progress
-	p.ready = state == nil && deref(format) == reportsFormat && deref(unitsSeq) == strconv.FormatInt(deref(maxSeq), 10)
+	var p BuildProgress
+	p.Ready = state == nil && deref(format) == reportsFormat && deref(unitsSeq) == strconv.FormatInt(deref(maxSeq), 10)
 	if deref(state) == "building" {
-		p.done, _ = strconv.ParseInt(deref(done), 10, 64)
-		p.total, _ = strconv.ParseInt(deref(total), 10, 64)
+		p.Done, _ = strconv.ParseInt(deref(done), 10, 64)
+		p.Total, _ = strconv.ParseInt(deref(total), 10, 64)
 	}
 	return p, nil
 }
 
 // unavailable is the answer to a report while the aggregates are being built.
-func (p progress) unavailable() error {
+func (p BuildProgress) unavailable() error {
 	pct := int64(0)
-	if p.total > 0 {
-		pct = min(99, p.done*100/p.total)
+	if p.Total > 0 {
+		pct = min(99, p.Done*100/p.Total)
 	}
 	return &schema.Error{Code: schema.CodeUnavailable, RetryAfter: 30 * time.Second,
 		Message: fmt.Sprintf("Báo cáo đang được tính lại từ nhật ký hoạt động (đã xong %d%%, %d/%d nhật ký), vui lòng thử lại sau ít phút / "+
 			"the reports are being rebuilt from the activity logs (%d%% done, %d of %d logs); retry in a few minutes",
-			pct, p.done, p.total, pct, p.done, p.total)}
+			pct, p.Done, p.Total, pct, p.Done, p.Total)}
 }

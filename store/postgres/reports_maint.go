@@ -207,22 +207,14 @@ const (
 
 // reportState is what a mode is decided from, read by queueReportState.
 type reportState struct {
-	state, format, unitsSeq, after, seq *string
-	maxSeq                              *int64
-}
-
-// mark is a build's mark (rebuild.go): the greatest for a build begun before there was one.
-func (st *reportState) mark() string {
-	if st.seq == nil {
-		return "9223372036854775807"
-	}
-	return *st.seq
+	state, format, unitsSeq *string
+	maxSeq                  *int64
 }
 
 func queueReportState(b *pgx.Batch) *reportState {
 	st := &reportState{}
 	b.Queue(reportStateQuery).QueryRow(func(r pgx.Row) error {
-		return r.Scan(&st.state, &st.format, &st.unitsSeq, &st.maxSeq, &st.after, &st.seq)
+		return r.Scan(&st.state, &st.format, &st.unitsSeq, &st.maxSeq)
 	})
 	return st
 }
@@ -275,8 +267,7 @@ func (st *reportState) mode(ctx context.Context, tx *Tx) (aggMode, error) {
 }
 
 const reportStateQuery = `SELECT (SELECT value FROM meta WHERE key = 'rpt_state'), (SELECT value FROM meta WHERE key = 'rpt_format'),
-	(SELECT value FROM meta WHERE key = 'rpt_units_seq'), (SELECT max(seq) FROM units),
-	(SELECT value FROM meta WHERE key = 'rpt_build_after'), (SELECT value FROM meta WHERE key = 'rpt_build_seq')`
+	(SELECT value FROM meta WHERE key = 'rpt_units_seq'), (SELECT max(seq) FROM units)`
 
 // maintainReports updates the report aggregates for logs, the new states of the logs a
 // Save writes; isNew marks those never stored before. The team days it returns are to be
