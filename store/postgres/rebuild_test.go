@@ -68,6 +68,15 @@ func idNear(rnd *rand.Rand, id string) string {
 	return u.String()
 }
 
+// markStale marks db's report aggregates stale, as a unit that moved does.
+func markStale(t *testing.T, db *postgres.DB) {
+	t.Helper()
+	if _, err := db.Pool().Exec(context.Background(), `INSERT INTO meta (key, value) VALUES ('rpt_state', 'stale')
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // rebuiltEqualsKept checks that the aggregates db keeps equal those rebuilt from its logs.
 func rebuiltEqualsKept(t *testing.T, db *postgres.DB, what string) {
 	t.Helper()
@@ -368,10 +377,7 @@ func TestBuildYields(t *testing.T) {
 			}
 		})
 	}
-	if _, err := dbs[0].Pool().Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_state', 'stale')
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`); err != nil {
-		t.Fatal(err)
-	}
+	markStale(t, dbs[0])
 	for _, db := range dbs { // each starts its builder, and answers unavailable at once
 		if err := db.EnsureReports(ctx); err == nil {
 			t.Fatal("stale aggregates reported ready")
@@ -405,15 +411,13 @@ func TestBuildResumesAfterItsProcessStops(t *testing.T) {
 	dbs, f := open(t, 2, postgres.Options{CompactEvery: -1, ReportsWait: time.Millisecond})
 	first, second := dbs[0], dbs[1]
 	seedLogs(t, engine.New(first, func() time.Time { return now }), f, 150)
-	progress := func() (done, total int64, state string) {
+	progress := func() postgres.BuildProgress {
 		t.Helper()
-		var st *string
-		if err := second.Pool().QueryRow(ctx, `SELECT (SELECT value FROM meta WHERE key = 'rpt_state'),
-			coalesce((SELECT value::bigint FROM meta WHERE key = 'rpt_build_done'), 0),
-			coalesce((SELECT value::bigint FROM meta WHERE key = 'rpt_build_total'), 0)`).Scan(&st, &done, &total); err != nil {
+		p, err := second.ReportsProgress(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return done, total, deref(st)
+		return p
 	}
 	var batches atomic.Int64
 	three := make(chan struct{})
@@ -426,14 +430,10 @@ func TestBuildResumesAfterItsProcessStops(t *testing.T) {
 	resumedAt.Store(-1)
 	postgres.SetBuild(second, 10, func(added []string) {
 		if resumedAt.Load() == -1 {
-			done, _, _ := progress()
-			resumedAt.Store(done - int64(len(added)))
+			resumedAt.Store(progress().Done - int64(len(added)))
 		}
 	})
-	if _, err := first.Pool().Exec(ctx, `INSERT INTO meta (key, value) VALUES ('rpt_state', 'stale')
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`); err != nil {
-		t.Fatal(err)
-	}
+	markStale(t, first)
 	if err := first.EnsureReports(ctx); err == nil {
 		t.Fatal("stale aggregates reported ready")
 	}
@@ -443,9 +443,10 @@ func TestBuildResumesAfterItsProcessStops(t *testing.T) {
 		t.Fatal("the first process's build did not run three batches in 30 s")
 	}
 	first.Close()
-	stoppedAt, total, state := progress()
-	if state != "building" || stoppedAt < 30 || stoppedAt >= total {
-		t.Fatalf("after the first process stopped: state %q, %d of %d logs added", state, stoppedAt, total)
+	p := progress()
+	stoppedAt := p.Done
+	if p.Ready || stoppedAt < 30 || stoppedAt >= p.Total {
+		t.Fatalf("after the first process stopped: %+v", p)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for second.EnsureReports(ctx) != nil {
